@@ -1,0 +1,210 @@
+package fakeserver
+
+import (
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/zconform/zconform/fixtures/zoho"
+)
+
+// brokenAuthCode is what a broken authorization check shows instead of the
+// documented code: a plausible, wrong one.
+const brokenAuthCode = "ERROR_invalid_request"
+
+// authError shows Zoho's error page for an authorization request: no
+// redirect, the ERROR_ code in the page. The status (400) is [assumed].
+func (x *exchange) authError(code string) {
+	x.errStr = code
+	x.status = http.StatusBadRequest
+	x.w.Header().Set("Content-Type", "text/html;charset=UTF-8")
+	x.w.WriteHeader(x.status)
+	_ = errorPage.Execute(x.w, code)
+}
+
+var errorPage = template.Must(template.New("error").Parse(`<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Zoho Accounts - Error</title></head>
+<body><h1>An error occurred</h1><p>Error code: <code id="error-code">{{.}}</code></p></body></html>
+`))
+
+func (s *Server) brokenLocked(id zoho.SeedID) bool { return s.breaks[id] }
+
+// authorize serves GET (and the consent page's POST) {AS}/oauth/v2/auth.
+func (s *Server) authorize(x *exchange) {
+	if x.r.Method != http.MethodGet && x.r.Method != http.MethodPost {
+		x.jsonError(http.StatusMethodNotAllowed, zoho.ErrInvalidRequest, "use GET for /oauth/v2/auth")
+		return
+	}
+	if !x.parseParams() {
+		return
+	}
+	now := s.clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	// K4-AUTH-RESPONSE-TYPE-b: a mandatory key is missing. A client_id that
+	// is present but empty is K4-AUTH-CLIENT instead.
+	for _, k := range []string{"scope", "client_id", "response_type", "redirect_uri"} {
+		if _, present := x.params[k]; !present || (k != "client_id" && !x.has(k)) {
+			if s.brokenLocked(zoho.AuthResponseTypeB) {
+				x.authError(brokenAuthCode)
+			} else {
+				x.authError(zoho.ErrAuthResponseType)
+			}
+			return
+		}
+	}
+	c := s.clients[x.param("client_id")]
+	if c != nil && !c.enabledIn(x.t.dc) && !s.brokenLocked(zoho.TokenClientB) {
+		c = nil // not registered or enabled in this DC: "Invalid Client" [seen]
+	}
+	responseType := x.param("response_type")
+	implicit := responseType == "token" && c != nil && c.Type == JavaScript
+	if responseType != "code" && !implicit && !s.brokenLocked(zoho.AuthResponseTypeA) {
+		x.authError(zoho.ErrAuthResponseType) // K4-AUTH-RESPONSE-TYPE-a
+		return
+	}
+	if c == nil {
+		if s.brokenLocked(zoho.AuthClient) {
+			x.authError(brokenAuthCode)
+		} else {
+			x.authError(zoho.ErrAuthClient) // K4-AUTH-CLIENT
+		}
+		return
+	}
+	redirectURI := x.param("redirect_uri")
+	if !slices.Contains(c.RedirectURIs, redirectURI) && !s.brokenLocked(zoho.AuthRedirect) {
+		x.authError(zoho.ErrAuthRedirectURI) // K4-AUTH-REDIRECT
+		return
+	}
+	target, err := url.Parse(redirectURI)
+	if err != nil || target.Scheme == "" {
+		x.authError(zoho.ErrAuthRedirectURI)
+		return
+	}
+	scopes := zoho.SplitScopes(x.param("scope"))
+	if bad := s.unknownScopeLocked(scopes); (bad != "" || len(scopes) == 0) && !s.brokenLocked(zoho.AuthScope) {
+		x.authError(zoho.ErrAuthScope) // K4-AUTH-SCOPE
+		return
+	}
+
+	// Consent: a scripted answer, a person on the consent page, or the
+	// client's user approving.
+	var answer Consent
+	switch {
+	case x.r.Method == http.MethodPost && x.params.Has("zconform_decision"):
+		answer = Consent{Deny: x.param("zconform_decision") != "approve", User: x.param("zconform_user")}
+	case len(c.consent) > 0:
+		answer, c.consent = c.consent[0], c.consent[1:]
+	case s.opts.consentPage:
+		s.consentPageLocked(x, c, scopes)
+		return
+	}
+	state, hasState := x.params["state"]
+	redirect := func(q url.Values, fragment bool) {
+		if hasState {
+			q.Set("state", state[0])
+		}
+		if fragment {
+			target.Fragment = ""
+			target.RawFragment = ""
+			x.w.Header().Set("Location", target.String()+"#"+q.Encode())
+		} else {
+			orig := target.Query()
+			for k, vs := range q {
+				orig[k] = vs
+			}
+			target.RawQuery = orig.Encode()
+			x.w.Header().Set("Location", target.String())
+		}
+		x.status = http.StatusFound
+		x.w.WriteHeader(http.StatusFound)
+	}
+	if answer.Deny {
+		x.errStr = zoho.ErrAccessDenied
+		redirect(url.Values{"error": {zoho.ErrAccessDenied}}, implicit)
+		return
+	}
+	u := c.owner
+	if answer.User != "" {
+		if u, err = s.userLocked(answer.User); err != nil {
+			x.jsonError(http.StatusBadRequest, zoho.ErrInvalidRequest, err.Error())
+			return
+		}
+	}
+	if implicit {
+		a := s.mintAccessLocked(nil, c, u, u.DC, now)
+		redirect(url.Values{
+			"access_token": {a.value}, "token_type": {"Bearer"},
+			"expires_in": {strconv.Itoa(int(s.limits.AccessTokenLifetime.Seconds()))},
+			"api_domain": {x.t.apiURL(u.DC)}, "location": {string(u.DC)},
+		}, true)
+		return
+	}
+	if !s.allowGrantLocked(c, now) {
+		x.authError(zoho.ErrAccessDenied) // K4-NOTE-4 [assumed page]
+		return
+	}
+	offline := strings.EqualFold(x.param("access_type"), "offline") &&
+		(!c.consented[u.Email] || strings.EqualFold(x.param("prompt"), "consent"))
+	c.consented[u.Email] = true
+	lifetime := s.limits.GrantLifetime
+	if s.brokenLocked(zoho.Note1) {
+		lifetime /= 2 // broken K4-NOTE-1: the grant dies early
+	}
+	g := s.newGrantLocked(c, u, u.DC, scopes, redirectURI, false, offline, now, lifetime)
+	redirect(url.Values{
+		"code": {g.code}, "location": {string(u.DC)}, "accounts-server": {x.t.accountsURL(u.DC)},
+	}, false)
+}
+
+var consentPage = template.Must(template.New("consent").Parse(`<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Zoho Accounts - Consent (zconform fake)</title></head>
+<body>
+<h1>{{.Client}} would like to access your Zoho account</h1>
+<p>Scopes:</p><ul>{{range .Scopes}}<li><code>{{.}}</code></li>{{end}}</ul>
+<form method="post">
+{{range .Hidden}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">
+{{end}}<label>Sign in as <select name="zconform_user">{{range .Users}}<option value="{{.Email}}"{{if .Selected}} selected{{end}}>{{.Email}} ({{.DC}})</option>{{end}}</select></label>
+<button type="submit" name="zconform_decision" value="approve">Accept</button>
+<button type="submit" name="zconform_decision" value="deny">Reject</button>
+</form></body></html>
+`))
+
+func (s *Server) consentPageLocked(x *exchange, c *client, scopes []string) {
+	type hidden struct{ Name, Value string }
+	type option struct {
+		Email    string
+		DC       zoho.DC
+		Selected bool
+	}
+	data := struct {
+		Client string
+		Scopes []string
+		Hidden []hidden
+		Users  []option
+	}{Client: c.Name, Scopes: scopes}
+	if data.Client == "" {
+		data.Client = c.ID
+	}
+	for k, vs := range x.params {
+		if !strings.HasPrefix(k, "zconform_") && len(vs) > 0 {
+			data.Hidden = append(data.Hidden, hidden{k, vs[0]})
+		}
+	}
+	slices.SortFunc(data.Hidden, func(a, b hidden) int { return strings.Compare(a.Name, b.Name) })
+	for _, u := range s.users {
+		data.Users = append(data.Users, option{u.Email, u.DC, u == c.owner})
+	}
+	slices.SortFunc(data.Users, func(a, b option) int { return strings.Compare(a.Email, b.Email) })
+	x.w.Header().Set("Content-Type", "text/html;charset=UTF-8")
+	x.status = http.StatusOK
+	x.w.WriteHeader(http.StatusOK)
+	if err := consentPage.Execute(x.w, data); err != nil {
+		fmt.Fprintln(x.w, "<!-- template error -->")
+	}
+}

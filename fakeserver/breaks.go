@@ -1,0 +1,89 @@
+package fakeserver
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/zconform/zconform/fixtures/zoho"
+)
+
+// What each break does: it violates exactly the rule of its seed ID. The
+// suites switch one on to show that the case for that rule fails.
+var breakEffects = map[zoho.SeedID]string{
+	zoho.RegName:            "client names with special characters are accepted",
+	zoho.RegJSDomain:        "JavaScript domains are not checked",
+	zoho.RegRedirect:        "redirect URIs are not checked",
+	zoho.RegHomepage:        "homepage URLs are not checked",
+	zoho.RegMandatoryJS:     "JavaScript clients register without JS domains",
+	zoho.RegMandatoryWeb:    "web-based clients register without redirect URIs",
+	zoho.RegMandatoryMobile: "mobile clients register without redirect URIs",
+	zoho.RegMandatorySelf:   "self clients need a name",
+	zoho.RegMandatoryDevice: "device clients need redirect URIs",
+	zoho.AuthResponseTypeA:  "any response_type is taken as code",
+	zoho.AuthResponseTypeB:  "a missing mandatory key shows ERROR_invalid_request",
+	zoho.AuthClient:         "a wrong or empty client ID shows ERROR_invalid_request",
+	zoho.AuthRedirect:       "any redirect_uri is accepted and redirected to",
+	zoho.AuthScope:          "unknown scopes are accepted",
+	zoho.SelfScope:          "self-client codes are issued for unknown scopes",
+	zoho.TokenClientA:       "any client secret is accepted",
+	zoho.TokenClientB:       "every DC accepts every client and every DC's grants and tokens",
+	zoho.TokenClientC:       "with multi-DC, any DC's secret is accepted in every DC",
+	zoho.TokenCodeA:         "expired grant tokens are accepted",
+	zoho.TokenCodeB:         "grant tokens can be used again",
+	zoho.TokenCodeC:         "revoked refresh tokens are accepted",
+	zoho.TokenRedirect:      "the token call's redirect_uri is not checked",
+	zoho.Note1:              "redirect-flow grant tokens live 30 s instead of 60 s (the profile's lifetime halved)",
+	zoho.Note2:              "self-client grant tokens live the redirect-flow lifetime, not the selected one",
+	zoho.Note3:              "a failed exchange leaves the grant token usable",
+	zoho.Note4:              "there is no grant-token rate limit",
+	zoho.Note5:              "access tokens never expire (expires_in still says 3600)",
+	zoho.Note6:              "refresh tokens expire after 90 days",
+	zoho.Note7:              "no caps: refresh tokens per user and access tokens per refresh token are unbounded",
+	zoho.Note8:              "past a cap, the newest token is deleted instead of the oldest",
+}
+
+// BreakEffect says what the break of a seed ID does.
+func BreakEffect(id zoho.SeedID) (string, bool) {
+	e, ok := breakEffects[id]
+	return e, ok
+}
+
+// Break switches on the breaks of the given seed IDs: the fake then violates
+// exactly those rules. An unknown ID is an error and changes nothing.
+func (s *Server) Break(ids ...zoho.SeedID) error {
+	for _, id := range ids {
+		if _, ok := breakEffects[id]; !ok {
+			return fmt.Errorf("no break for %q: breaks exist for the seed IDs of docs/zoho-oauth.md (K4-...)", id)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		s.breaks[id] = true
+	}
+	return nil
+}
+
+// Unbreak switches breaks off again; with no IDs, all of them.
+func (s *Server) Unbreak(ids ...zoho.SeedID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(ids) == 0 {
+		clear(s.breaks)
+	}
+	for _, id := range ids {
+		delete(s.breaks, id)
+	}
+}
+
+// Breaks lists the breaks that are on, sorted.
+func (s *Server) Breaks() []zoho.SeedID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]zoho.SeedID, 0, len(s.breaks))
+	for id := range s.breaks {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,377 @@
+package fakeserver
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zconform/zconform/fixtures/zoho"
+)
+
+// controlPrefix is where the JSON control API lives on the listener.
+const controlPrefix = "/_zconform/v1"
+
+// controlError is the control API's error body.
+type controlError struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+	Seed  string `json:"seed,omitempty"`
+}
+
+func (s *Server) controlRoutes() http.Handler {
+	mux := http.NewServeMux()
+	h := func(pattern string, f func(r *http.Request) (int, any)) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			status, body := f(r)
+			writeJSON(w, status, body)
+		})
+	}
+	p := controlPrefix
+	h("GET "+p, s.ctlIndex)
+	h("GET "+p+"/{$}", s.ctlIndex)
+	h("POST "+p+"/users", s.ctlAddUser)
+	h("GET "+p+"/users", func(*http.Request) (int, any) { return 200, s.Users() })
+	h("GET "+p+"/users/{email}/tokens", s.ctlTokens)
+	h("POST "+p+"/clients", s.ctlRegister)
+	h("GET "+p+"/clients", func(*http.Request) (int, any) { return 200, s.Clients() })
+	h("GET "+p+"/clients/{id}", func(r *http.Request) (int, any) {
+		c, err := s.RegisteredClient(r.PathValue("id"))
+		return result(c, err, http.StatusNotFound)
+	})
+	h("POST "+p+"/clients/{id}/multi-dc", s.ctlMultiDC)
+	h("POST "+p+"/clients/{id}/consent", s.ctlConsent)
+	h("POST "+p+"/clients/{id}/self-client-code", s.ctlSelfCode)
+	h("GET "+p+"/refresh-tokens/{token}/access-tokens", func(r *http.Request) (int, any) {
+		return 200, map[string]any{"access_tokens": nonNil(s.LiveAccessTokens(r.PathValue("token")))}
+	})
+	h("POST "+p+"/revoke", s.ctlRevoke)
+	h("GET "+p+"/clock", s.ctlClock)
+	h("POST "+p+"/clock/advance", s.ctlAdvance)
+	h("POST "+p+"/clock/set", s.ctlSetClock)
+	h("GET "+p+"/breaks", s.ctlBreaks)
+	h("PUT "+p+"/breaks", s.ctlSetBreaks)
+	h("POST "+p+"/breaks/{id}", func(r *http.Request) (int, any) {
+		if err := s.Break(zoho.SeedID(r.PathValue("id"))); err != nil {
+			return http.StatusNotFound, controlError{Error: err.Error()}
+		}
+		return s.ctlBreaks(r)
+	})
+	h("DELETE "+p+"/breaks/{id}", func(r *http.Request) (int, any) {
+		s.Unbreak(zoho.SeedID(r.PathValue("id")))
+		return s.ctlBreaks(r)
+	})
+	h("GET "+p+"/limits", s.ctlLimits)
+	h("PUT "+p+"/limits", s.ctlSetLimits)
+	h("POST "+p+"/scopes", s.ctlAddScopes)
+	h("GET "+p+"/requests", s.ctlRequests)
+	mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, controlError{Error: fmt.Sprintf("no control endpoint %s %s: GET %s lists them", r.Method, r.URL.Path, controlPrefix)})
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if msg, status := s.controlAllowed(r); msg != "" {
+			writeJSON(w, status, controlError{Error: msg})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// controlAllowed answers only loopback callers, unless a control token is
+// configured, in which case every caller must present it.
+func (s *Server) controlAllowed(r *http.Request) (string, int) {
+	if tok := s.opts.controlToken; tok != "" {
+		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
+			return "the control API needs the configured token: send Authorization: Bearer <token>", http.StatusUnauthorized
+		}
+		return "", 0
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return "the control API answers only on loopback: configure a control token to use it from " + host, http.StatusForbidden
+	}
+	return "", 0
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func result(v any, err error, failStatus int) (int, any) {
+	if err != nil {
+		var rerr *RegistrationError
+		if errors.As(err, &rerr) {
+			return http.StatusBadRequest, controlError{Error: rerr.Message, Field: rerr.Field, Seed: string(rerr.Seed)}
+		}
+		return failStatus, controlError{Error: err.Error()}
+	}
+	return http.StatusOK, v
+}
+
+// decode reads a strict JSON body into v.
+func decode(r *http.Request, v any) error {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		return fmt.Errorf("read the body: %w", err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		data = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("invalid JSON body: %v", err)
+	}
+	if dec.More() {
+		return errors.New("invalid JSON body: more than one JSON value")
+	}
+	return nil
+}
+
+func bad(err error) (int, any) { return http.StatusBadRequest, controlError{Error: err.Error()} }
+
+func (s *Server) ctlIndex(r *http.Request) (int, any) {
+	t, _ := resolve(&http.Request{Host: r.Host, URL: r.URL, TLS: r.TLS})
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	t.prefix = scheme + "://" + r.Host
+	dcs := map[zoho.DC]map[string]string{}
+	for _, d := range zoho.DataCentres() {
+		dcs[d.DC] = map[string]string{"accounts_server": t.accountsURL(d.DC), "api_domain": t.apiURL(d.DC)}
+	}
+	return http.StatusOK, map[string]any{
+		"profile": s.Profile(), "clock": s.clockState(), "data_centres": dcs, "breaks": s.Breaks(),
+		"endpoints": []string{
+			"POST /users", "GET /users", "GET /users/{email}/tokens",
+			"POST /clients", "GET /clients", "GET /clients/{id}", "POST /clients/{id}/multi-dc",
+			"POST /clients/{id}/consent", "POST /clients/{id}/self-client-code",
+			"GET /refresh-tokens/{token}/access-tokens", "POST /revoke",
+			"GET /clock", "POST /clock/advance", "POST /clock/set",
+			"GET /breaks", "PUT /breaks", "POST /breaks/{id}", "DELETE /breaks/{id}",
+			"GET /limits", "PUT /limits", "POST /scopes", "GET /requests?since=N",
+		},
+	}
+}
+
+func (s *Server) ctlAddUser(r *http.Request) (int, any) {
+	var spec UserSpec
+	if err := decode(r, &spec); err != nil {
+		return bad(err)
+	}
+	u, err := s.AddUser(spec)
+	return result(u, err, http.StatusBadRequest)
+}
+
+func (s *Server) ctlTokens(r *http.Request) (int, any) {
+	t, err := s.Tokens(r.PathValue("email"))
+	return result(t, err, http.StatusNotFound)
+}
+
+func (s *Server) ctlRegister(r *http.Request) (int, any) {
+	var spec ClientSpec
+	if err := decode(r, &spec); err != nil {
+		return bad(err)
+	}
+	c, err := s.RegisterClient(spec)
+	return result(c, err, http.StatusBadRequest)
+}
+
+func (s *Server) ctlMultiDC(r *http.Request) (int, any) {
+	var body struct {
+		DC zoho.DC `json:"dc"`
+		MultiDC
+	}
+	if err := decode(r, &body); err != nil {
+		return bad(err)
+	}
+	secret, err := s.EnableMultiDC(r.PathValue("id"), body.DC, body.MultiDC)
+	return result(map[string]string{"dc": string(body.DC), "secret": secret}, err, http.StatusBadRequest)
+}
+
+func (s *Server) ctlConsent(r *http.Request) (int, any) {
+	var body struct {
+		Answers []Consent `json:"answers"`
+	}
+	if err := decode(r, &body); err != nil {
+		return bad(err)
+	}
+	return result(map[string]int{"queued": len(body.Answers)}, s.ScriptConsent(r.PathValue("id"), body.Answers...), http.StatusBadRequest)
+}
+
+func (s *Server) ctlSelfCode(r *http.Request) (int, any) {
+	var body struct {
+		Scopes      []string `json:"scopes"`
+		Lifetime    string   `json:"lifetime"`
+		Description string   `json:"description"`
+	}
+	if err := decode(r, &body); err != nil {
+		return bad(err)
+	}
+	req := SelfClientCodeRequest{Scopes: body.Scopes, Description: body.Description}
+	if body.Lifetime != "" {
+		d, err := time.ParseDuration(body.Lifetime)
+		if err != nil {
+			return bad(fmt.Errorf("lifetime %q is not a duration: write it like \"3m\"", body.Lifetime))
+		}
+		req.Lifetime = d
+	}
+	code, err := s.SelfClientCode(r.PathValue("id"), req)
+	return result(map[string]string{"code": code}, err, http.StatusBadRequest)
+}
+
+func (s *Server) ctlRevoke(r *http.Request) (int, any) {
+	var body struct {
+		Token string `json:"token"`
+	}
+	if err := decode(r, &body); err != nil {
+		return bad(err)
+	}
+	return http.StatusOK, map[string]bool{"revoked": s.Revoke(body.Token)}
+}
+
+func (s *Server) clockState() map[string]any {
+	return map[string]any{"now": s.clock.Now().Format(time.RFC3339Nano), "virtual": s.clock.Virtual()}
+}
+
+func (s *Server) ctlClock(*http.Request) (int, any) { return http.StatusOK, s.clockState() }
+
+func (s *Server) ctlAdvance(r *http.Request) (int, any) {
+	var body struct {
+		By string `json:"by"`
+	}
+	if err := decode(r, &body); err != nil {
+		return bad(err)
+	}
+	d, err := time.ParseDuration(body.By)
+	if err != nil {
+		return bad(fmt.Errorf("by %q is not a duration: write it like \"61s\" or \"1h\"", body.By))
+	}
+	if err := s.clock.Advance(d); err != nil {
+		return http.StatusConflict, controlError{Error: err.Error()}
+	}
+	return http.StatusOK, s.clockState()
+}
+
+func (s *Server) ctlSetClock(r *http.Request) (int, any) {
+	var body struct {
+		Now time.Time `json:"now"`
+	}
+	if err := decode(r, &body); err != nil {
+		return bad(err)
+	}
+	if err := s.clock.Set(body.Now); err != nil {
+		return http.StatusConflict, controlError{Error: err.Error()}
+	}
+	return http.StatusOK, s.clockState()
+}
+
+func (s *Server) ctlBreaks(*http.Request) (int, any) {
+	type item struct {
+		ID     zoho.SeedID `json:"id"`
+		Effect string      `json:"effect"`
+	}
+	on := []item{}
+	for _, id := range s.Breaks() {
+		on = append(on, item{id, breakEffects[id]})
+	}
+	return http.StatusOK, map[string]any{"on": on}
+}
+
+func (s *Server) ctlSetBreaks(r *http.Request) (int, any) {
+	var body struct {
+		On []zoho.SeedID `json:"on"`
+	}
+	if err := decode(r, &body); err != nil {
+		return bad(err)
+	}
+	for _, id := range body.On {
+		if _, ok := breakEffects[id]; !ok {
+			return bad(fmt.Errorf("no break for %q: breaks exist for the seed IDs (K4-...)", id))
+		}
+	}
+	s.Unbreak()
+	_ = s.Break(body.On...)
+	return s.ctlBreaks(r)
+}
+
+func (s *Server) ctlLimits(*http.Request) (int, any) {
+	return http.StatusOK, map[string]any{"profile": s.Profile(), "limits": s.Limits()}
+}
+
+// ctlSetLimits takes {"profile": name} and/or {"limits": {field: value}}:
+// the profile first, then single limits on top, durations as "60s".
+func (s *Server) ctlSetLimits(r *http.Request) (int, any) {
+	var body struct {
+		Profile string          `json:"profile"`
+		Limits  json.RawMessage `json:"limits"`
+	}
+	if err := decode(r, &body); err != nil {
+		return bad(err)
+	}
+	l := s.Limits()
+	name := s.Profile()
+	if body.Profile != "" {
+		var err error
+		if l, err = zoho.Profile(body.Profile); err != nil {
+			return bad(err)
+		}
+		name = body.Profile
+	}
+	if len(body.Limits) > 0 {
+		if err := json.Unmarshal(body.Limits, &l); err != nil {
+			return bad(err)
+		}
+	}
+	if err := l.Validate(); err != nil {
+		return bad(err)
+	}
+	s.mu.Lock()
+	s.limits, s.profile = l, name
+	s.mu.Unlock()
+	return s.ctlLimits(r)
+}
+
+func (s *Server) ctlAddScopes(r *http.Request) (int, any) {
+	var body struct {
+		Scopes []string `json:"scopes"`
+	}
+	if err := decode(r, &body); err != nil {
+		return bad(err)
+	}
+	for _, sc := range body.Scopes {
+		if !zoho.ValidScopeShape(sc) {
+			return bad(fmt.Errorf("scope %q is not shaped Service.scope_name.OPERATION (ALL, CREATE, READ, UPDATE or DELETE)", sc))
+		}
+	}
+	s.AddScopes(body.Scopes...)
+	return http.StatusOK, map[string]int{"added": len(body.Scopes)}
+}
+
+func (s *Server) ctlRequests(r *http.Request) (int, any) {
+	var since int64
+	if v := r.URL.Query().Get("since"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return bad(fmt.Errorf("since=%q is not a request sequence number", v))
+		}
+		since = n
+	}
+	return http.StatusOK, map[string]any{"requests": nonNil(s.RequestsSince(since))}
+}

@@ -1,0 +1,188 @@
+package fakeserver
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/zconform/zconform/fixtures/zoho"
+)
+
+// maxBody caps request bodies; bigger ones get HTTP 413 and a JSON message.
+const maxBody = 64 << 10
+
+func discardLog() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// exchange is one request on its way through the fake: what came in, what is
+// going out, for the log.
+type exchange struct {
+	w      http.ResponseWriter
+	r      *http.Request
+	t      target
+	params url.Values
+	status int
+	errStr string
+}
+
+func (s *Server) routes() http.Handler {
+	control := s.controlRoutes()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == controlPrefix || strings.HasPrefix(r.URL.Path, controlPrefix+"/") {
+			control.ServeHTTP(w, r)
+			return
+		}
+		t, ok := resolve(r)
+		if !ok {
+			s.index(w, r)
+			return
+		}
+		x := &exchange{w: w, r: r, t: t}
+		defer s.record(x)
+		switch t.role {
+		case zoho.Accounts:
+			switch t.path {
+			case "/oauth/v2/auth":
+				s.authorize(x)
+			case "/oauth/v2/token":
+				s.token(x)
+			case "/oauth/v2/token/revoke", "/oauth/v2/revoke/token":
+				s.revoke(x)
+			case "/oauth/user/info":
+				s.userInfo(x)
+			default:
+				x.jsonError(http.StatusNotFound, "not_found", "the fake Accounts server serves /oauth/v2/auth, /oauth/v2/token, /oauth/v2/token/revoke and /oauth/user/info")
+			}
+		case zoho.API:
+			s.api(x)
+		}
+	})
+}
+
+// index answers requests that name no DC: a JSON list of the DC URLs.
+func (s *Server) index(w http.ResponseWriter, r *http.Request) {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	t := target{prefix: scheme + "://" + r.Host}
+	type dcURLs struct {
+		DC       zoho.DC `json:"dc"`
+		Accounts string  `json:"accounts_server"`
+		API      string  `json:"api_domain"`
+	}
+	var dcs []dcURLs
+	for _, d := range zoho.DataCentres() {
+		dcs = append(dcs, dcURLs{d.DC, t.accountsURL(d.DC), t.apiURL(d.DC)})
+	}
+	status := http.StatusOK
+	msg := "zconform fake Zoho Accounts server: each DC is served under the path prefix of its real host name"
+	if r.URL.Path != "/" {
+		status = http.StatusNotFound
+		msg = fmt.Sprintf("no DC at %s: prefix the path with a DC's Accounts or API host name, e.g. /accounts.zoho.com/oauth/v2/token", r.URL.Path)
+	}
+	writeJSON(w, status, map[string]any{"message": msg, "data_centres": dcs, "control_api": t.prefix + controlPrefix})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		status, data = http.StatusInternalServerError, []byte(`{"error":"internal","error_description":"the fake could not encode its answer"}`)
+	}
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(status)
+	_, _ = w.Write(data)
+}
+
+// reply sends a JSON body as Zoho does.
+func (x *exchange) reply(status int, v any) {
+	x.status = status
+	writeJSON(x.w, status, v)
+}
+
+// zohoError sends a token-endpoint error as Zoho does: HTTP 200 and a bare
+// {"error": code}.
+func (x *exchange) zohoError(code string) {
+	x.errStr = code
+	x.reply(http.StatusOK, map[string]string{"error": code})
+}
+
+// jsonError sends an error the fake makes up (Zoho documents none), with a
+// description a person can act on.
+func (x *exchange) jsonError(status int, code, description string) {
+	x.errStr = code
+	x.reply(status, map[string]string{"error": code, "error_description": description})
+}
+
+// parseParams reads parameters from the query string and from urlencoded or
+// multipart bodies alike. It answers the request itself when it cannot.
+func (x *exchange) parseParams() bool {
+	r := x.r
+	r.Body = http.MaxBytesReader(x.w, r.Body, maxBody)
+	var err error
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt == "multipart/form-data" {
+		err = r.ParseMultipartForm(maxBody)
+	} else {
+		err = r.ParseForm()
+	}
+	x.params = r.Form
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) || strings.Contains(err.Error(), "too large") {
+			x.jsonError(http.StatusRequestEntityTooLarge, zoho.ErrInvalidRequest, fmt.Sprintf("the request body is over %d KiB: send only the OAuth parameters", maxBody>>10))
+			return false
+		}
+		x.jsonError(http.StatusBadRequest, zoho.ErrInvalidRequest, "the request body could not be parsed ("+err.Error()+"): send the parameters urlencoded, as multipart/form-data or in the query string")
+		return false
+	}
+	if x.params == nil {
+		x.params = url.Values{}
+	}
+	return true
+}
+
+func (x *exchange) param(name string) string { return strings.TrimSpace(x.params.Get(name)) }
+
+// has reports whether a parameter is present with a non-empty value.
+func (x *exchange) has(name string) bool { return x.param(name) != "" }
+
+// record logs the exchange, secrets redacted.
+func (s *Server) record(x *exchange) {
+	params := map[string]string{}
+	for k, vs := range x.params {
+		v := strings.Join(vs, ",")
+		if zoho.SecretParams[k] {
+			v = zoho.RedactValue(v)
+		} else {
+			v = zoho.Redact(v)
+		}
+		params[k] = v
+	}
+	if _, _, ok := x.r.BasicAuth(); ok {
+		params["authorization"] = "Basic …"
+	} else if h := x.r.Header.Get("Authorization"); h != "" {
+		scheme, tok, _ := strings.Cut(h, " ")
+		params["authorization"] = scheme + " " + zoho.RedactValue(strings.TrimSpace(tok))
+	}
+	status := x.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	e := Request{
+		Time: s.clock.Now(), DC: x.t.dc, Role: x.t.role.String(), Method: x.r.Method,
+		Path: x.t.path, Params: params, Status: status, Error: x.errStr,
+	}
+	e = s.log.add(e)
+	if l := s.opts.logger; l != nil {
+		l.Info("request", "seq", e.Seq, "dc", e.DC, "server", e.Role, "method", e.Method, "path", e.Path,
+			"status", e.Status, "error", e.Error, "params", params)
+	}
+}

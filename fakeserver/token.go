@@ -1,0 +1,212 @@
+package fakeserver
+
+import (
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/zconform/zconform/fixtures/zoho"
+)
+
+// tokenResponse is Zoho's success body, fields in Zoho's order. expires_in
+// is in seconds; expires_in_sec is never sent.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	APIDomain    string `json:"api_domain"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+}
+
+// token serves POST {AS}/oauth/v2/token.
+func (s *Server) token(x *exchange) {
+	if x.r.Method != http.MethodPost {
+		x.jsonError(http.StatusMethodNotAllowed, zoho.ErrInvalidRequest, "use POST for /oauth/v2/token")
+		return
+	}
+	if !x.parseParams() {
+		return
+	}
+	// Credentials may come as HTTP Basic; parameters win when both are sent.
+	if id, secret, ok := x.r.BasicAuth(); ok {
+		if !x.has("client_id") {
+			x.params.Set("client_id", id)
+		}
+		if !x.has("client_secret") {
+			x.params.Set("client_secret", secret)
+		}
+	}
+	now := s.clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch gt := x.param("grant_type"); gt {
+	case "authorization_code":
+		s.exchangeCodeLocked(x, now)
+	case "refresh_token":
+		s.refreshLocked(x, now)
+	case "":
+		x.jsonError(http.StatusOK, zoho.ErrInvalidRequest, "grant_type is missing: send authorization_code or refresh_token")
+	default:
+		x.jsonError(http.StatusOK, zoho.ErrUnsupportedGrantType, "grant_type "+gt+" is not supported: send authorization_code or refresh_token")
+	}
+}
+
+// checkClientLocked checks client_id and client_secret for the DC the
+// request came to (K4-TOKEN-CLIENT-a/c). It returns the client, or "" and
+// the error to send.
+func (s *Server) checkClientLocked(x *exchange) (*client, string) {
+	c := s.clients[x.param("client_id")]
+	if c == nil {
+		return nil, zoho.ErrInvalidClient
+	}
+	if !c.enabledIn(x.t.dc) && !s.brokenLocked(zoho.TokenClientB) {
+		return nil, zoho.ErrInvalidClient // K4-TOKEN-CLIENT-b: not registered or enabled here
+	}
+	secret := x.param("client_secret")
+	want, ok := c.Secrets[x.t.dc]
+	if !ok {
+		want = c.Secret // only with TokenClientB broken
+	}
+	switch {
+	case secret == want:
+		return c, ""
+	case s.brokenLocked(zoho.TokenClientA):
+		return c, ""
+	case s.brokenLocked(zoho.TokenClientC) && slices.Contains(secretsOf(c), secret):
+		return c, ""
+	}
+	return nil, s.limits.WrongSecretError
+}
+
+func secretsOf(c *client) []string {
+	out := make([]string, 0, len(c.Secrets))
+	for _, v := range c.Secrets {
+		out = append(out, v)
+	}
+	return out
+}
+
+func (s *Server) exchangeCodeLocked(x *exchange, now time.Time) {
+	code := x.param("code")
+	if code == "" {
+		x.jsonError(http.StatusOK, zoho.ErrInvalidRequest, "code is missing: send the grant token as code")
+		return
+	}
+	g := s.grants[code]
+	if g != nil && g.dc != x.t.dc && !s.brokenLocked(zoho.TokenClientB) {
+		// K4-TOKEN-CLIENT-b: the grant was made in another DC. That DC's
+		// grant is out of this one's reach, so it is not burnt. [assumed]
+		x.zohoError(zoho.ErrInvalidClient)
+		return
+	}
+	fail := func(code string) {
+		// K4-NOTE-3: a failed exchange invalidates the grant.
+		if g != nil && s.limits.FailedExchangeBurnsGrant && !s.brokenLocked(zoho.Note3) {
+			g.used = true
+		}
+		x.zohoError(code)
+	}
+	c, errCode := s.checkClientLocked(x)
+	if errCode != "" {
+		fail(errCode)
+		return
+	}
+	switch {
+	case g == nil:
+		fail(zoho.ErrInvalidCode)
+		return
+	case g.client != c:
+		fail(zoho.ErrInvalidCode) // [assumed] a code of another client is unknown to this one
+		return
+	case g.used && !s.brokenLocked(zoho.TokenCodeB):
+		fail(zoho.ErrInvalidCode) // K4-TOKEN-CODE-b
+		return
+	case !now.Before(g.expires) && !s.brokenLocked(zoho.TokenCodeA):
+		fail(zoho.ErrInvalidCode) // K4-TOKEN-CODE-a, K4-NOTE-1, K4-NOTE-2
+		return
+	}
+	if !g.selfClient && !slices.Contains(c.RedirectURIs, x.param("redirect_uri")) && !s.brokenLocked(zoho.TokenRedirect) {
+		fail(zoho.ErrInvalidRedirectURI) // K4-TOKEN-REDIRECT
+		return
+	}
+	g.used = true
+	resp := tokenResponse{APIDomain: x.t.apiURL(g.dc), TokenType: "Bearer", ExpiresIn: int(s.limits.AccessTokenLifetime.Seconds())}
+	var rt *refreshToken
+	if g.offline {
+		rt = s.mintRefreshLocked(g, now)
+		resp.RefreshToken = rt.value
+	}
+	resp.AccessToken = s.mintAccessLocked(rt, c, g.user, g.dc, now).value
+	x.reply(http.StatusOK, resp)
+}
+
+func (s *Server) refreshLocked(x *exchange, now time.Time) {
+	value := x.param("refresh_token")
+	if value == "" {
+		x.jsonError(http.StatusOK, zoho.ErrInvalidRequest, "refresh_token is missing: send the refresh token")
+		return
+	}
+	rt := s.refresh[value]
+	if rt != nil && rt.dc != x.t.dc && !s.brokenLocked(zoho.TokenClientB) {
+		x.zohoError(zoho.ErrInvalidClient) // the token lives in another DC [assumed]
+		return
+	}
+	c, errCode := s.checkClientLocked(x)
+	if errCode != "" {
+		x.zohoError(errCode)
+		return
+	}
+	if rt == nil || rt.client != c || !s.refreshLive(rt, now) {
+		x.zohoError(zoho.ErrInvalidCode) // K4-TOKEN-CODE-c, K4-NOTE-6
+		return
+	}
+	if r := s.limits.RefreshThrottle; r.Limit > 0 {
+		rt.mints = pruneTimes(rt.mints, now.Add(-r.Window))
+		if len(rt.mints) >= r.Limit {
+			x.errStr = zoho.ErrThrottled
+			x.reply(http.StatusBadRequest, map[string]string{"error": zoho.ErrThrottled, "error_description": zoho.ThrottleDescription})
+			return
+		}
+		rt.mints = append(rt.mints, now)
+	}
+	a := s.mintAccessLocked(rt, c, rt.user, rt.dc, now)
+	x.reply(http.StatusOK, tokenResponse{
+		AccessToken: a.value, APIDomain: x.t.apiURL(rt.dc), TokenType: "Bearer",
+		ExpiresIn: int(s.limits.AccessTokenLifetime.Seconds()),
+	})
+}
+
+// revoke serves POST {AS}/oauth/v2/token/revoke?token=… (also as a form
+// field). Revoking a refresh token revokes its access tokens; an unknown
+// token gets HTTP 400.
+func (s *Server) revoke(x *exchange) {
+	if x.r.Method != http.MethodPost {
+		x.jsonError(http.StatusMethodNotAllowed, zoho.ErrInvalidRequest, "use POST for /oauth/v2/token/revoke")
+		return
+	}
+	if !x.parseParams() {
+		return
+	}
+	value := x.param("token")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rt := s.refresh[value]; rt != nil && rt.dc == x.t.dc && !rt.revoked {
+		s.revokeRefreshLocked(rt)
+		x.reply(http.StatusOK, map[string]string{"status": "success"})
+		return
+	}
+	if a := s.access[value]; a != nil && a.dc == x.t.dc {
+		s.dropAccessLocked(a)
+		x.reply(http.StatusOK, map[string]string{"status": "success"})
+		return
+	}
+	x.errStr = zoho.ErrInvalidToken
+	x.reply(http.StatusBadRequest, map[string]string{"status": "failure", "error": zoho.ErrInvalidToken})
+}
+
+func (s *Server) dropAccessLocked(a *accessToken) {
+	delete(s.access, a.value)
+	if a.rt != nil {
+		a.rt.access = slices.DeleteFunc(a.rt.access, func(o *accessToken) bool { return o == a })
+	}
+}

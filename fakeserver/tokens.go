@@ -1,0 +1,205 @@
+package fakeserver
+
+import (
+	"slices"
+	"time"
+
+	"github.com/zconform/zconform/fixtures/zoho"
+)
+
+// grant is a grant token (authorization code).
+type grant struct {
+	code        string
+	client      *client
+	user        *user
+	dc          zoho.DC
+	scopes      []string
+	redirectURI string // empty for self-client codes
+	selfClient  bool
+	offline     bool // the exchange issues a refresh token
+	expires     time.Time
+	used        bool // exchanged or burnt by a failed exchange
+}
+
+type refreshToken struct {
+	value   string
+	client  *client
+	user    *user
+	dc      zoho.DC
+	scopes  []string
+	issued  time.Time
+	revoked bool
+	// access are the refresh token's access tokens, oldest first; expired
+	// ones are pruned when the next is minted.
+	access []*accessToken
+	// mints are the times of recent refreshes (the accounts-2025 throttle).
+	mints []time.Time
+}
+
+type accessToken struct {
+	value   string
+	rt      *refreshToken // nil for online and implicit tokens
+	user    *user
+	client  *client
+	dc      zoho.DC
+	expires time.Time
+}
+
+// sweepEvery is how many grants or standalone tokens are issued between
+// sweeps of expired ones, so that memory stays bounded on long runs.
+const sweepEvery = 1024
+
+// allowGrantLocked applies the grant-token rate limit (K4-NOTE-4) and, if
+// allowed, counts one grant.
+func (s *Server) allowGrantLocked(c *client, now time.Time) bool {
+	r := s.limits.GrantRate
+	if r.Limit > 0 && !s.brokenLocked(zoho.Note4) {
+		c.grantTimes = pruneTimes(c.grantTimes, now.Add(-r.Window))
+		if len(c.grantTimes) >= r.Limit {
+			return false
+		}
+	}
+	c.grantTimes = append(c.grantTimes, now)
+	return true
+}
+
+// pruneTimes drops the times before since (times are ascending).
+func pruneTimes(ts []time.Time, since time.Time) []time.Time {
+	i := 0
+	for i < len(ts) && !ts[i].After(since) {
+		i++
+	}
+	return append(ts[:0], ts[i:]...)
+}
+
+func (s *Server) newGrantLocked(c *client, u *user, dc zoho.DC, scopes []string, redirectURI string, self, offline bool, now time.Time, lifetime time.Duration) *grant {
+	g := &grant{
+		code: zoho.NewToken(), client: c, user: u, dc: dc, scopes: scopes, redirectURI: redirectURI,
+		selfClient: self, offline: offline, expires: now.Add(lifetime),
+	}
+	s.grants[g.code] = g
+	s.grantsIssued++
+	if s.grantsIssued%sweepEvery == 0 {
+		s.sweepGrantsLocked(now)
+	}
+	return g
+}
+
+// sweepGrantsLocked forgets grants that expired an hour ago, unless a break
+// keeps expired or used grants usable. A forgotten code is answered
+// invalid_code, as an expired one is.
+func (s *Server) sweepGrantsLocked(now time.Time) {
+	if s.brokenLocked(zoho.TokenCodeA) || s.brokenLocked(zoho.Note1) || s.brokenLocked(zoho.Note2) {
+		return
+	}
+	for code, g := range s.grants {
+		if now.Sub(g.expires) > time.Hour {
+			delete(s.grants, code)
+		}
+	}
+}
+
+// accessLive says whether an access token is still accepted.
+func (s *Server) accessLive(a *accessToken, now time.Time) bool {
+	return now.Before(a.expires) || s.brokenLocked(zoho.Note5)
+}
+
+// mintRefreshLocked issues a refresh token, evicting the user's oldest one
+// (with its access tokens) past the cap (K4-NOTE-7, K4-NOTE-8).
+func (s *Server) mintRefreshLocked(g *grant, now time.Time) *refreshToken {
+	rt := &refreshToken{value: zoho.NewToken(), client: g.client, user: g.user, dc: g.dc, scopes: g.scopes, issued: now}
+	if cap := s.limits.RefreshTokensPerUser; cap > 0 && !s.brokenLocked(zoho.Note7) {
+		var mine []*refreshToken
+		for _, t := range s.userRTs[g.user] {
+			if !s.limits.RefreshTokensPerClient || t.client == g.client {
+				mine = append(mine, t)
+			}
+		}
+		for len(mine) >= cap {
+			victim := mine[0]
+			if s.brokenLocked(zoho.Note8) {
+				victim = mine[len(mine)-1]
+			}
+			s.evictRefreshLocked(victim)
+			mine = slices.DeleteFunc(mine, func(t *refreshToken) bool { return t == victim })
+		}
+	}
+	s.refresh[rt.value] = rt
+	s.userRTs[g.user] = append(s.userRTs[g.user], rt)
+	return rt
+}
+
+// evictRefreshLocked deletes a refresh token and its access tokens.
+func (s *Server) evictRefreshLocked(rt *refreshToken) {
+	for _, a := range rt.access {
+		delete(s.access, a.value)
+	}
+	rt.access = nil
+	delete(s.refresh, rt.value)
+	s.userRTs[rt.user] = slices.DeleteFunc(s.userRTs[rt.user], func(t *refreshToken) bool { return t == rt })
+	if len(s.userRTs[rt.user]) == 0 {
+		delete(s.userRTs, rt.user)
+	}
+}
+
+// revokeRefreshLocked revokes a refresh token and its access tokens. The
+// record stays (marked revoked) so that a break can keep accepting it.
+func (s *Server) revokeRefreshLocked(rt *refreshToken) {
+	for _, a := range rt.access {
+		delete(s.access, a.value)
+	}
+	rt.access = nil
+	rt.revoked = true
+	s.userRTs[rt.user] = slices.DeleteFunc(s.userRTs[rt.user], func(t *refreshToken) bool { return t == rt })
+	if len(s.userRTs[rt.user]) == 0 {
+		delete(s.userRTs, rt.user)
+	}
+}
+
+// mintAccessLocked issues an access token, under rt when rt is not nil,
+// evicting rt's oldest active access token past the cap (K4-NOTE-7, K4-NOTE-8).
+func (s *Server) mintAccessLocked(rt *refreshToken, c *client, u *user, dc zoho.DC, now time.Time) *accessToken {
+	lifetime := s.limits.AccessTokenLifetime
+	a := &accessToken{value: zoho.NewToken(), rt: rt, user: u, client: c, dc: dc, expires: now.Add(lifetime)}
+	if rt != nil {
+		// prune expired ones: only active tokens count against the cap
+		rt.access = slices.DeleteFunc(rt.access, func(old *accessToken) bool {
+			if !s.accessLive(old, now) {
+				delete(s.access, old.value)
+				return true
+			}
+			return false
+		})
+		if cap := s.limits.AccessTokensPerRefreshToken; cap > 0 && !s.brokenLocked(zoho.Note7) {
+			for len(rt.access) >= cap {
+				i := 0
+				if s.brokenLocked(zoho.Note8) {
+					i = len(rt.access) - 1
+				}
+				delete(s.access, rt.access[i].value)
+				rt.access = slices.Delete(rt.access, i, i+1)
+			}
+		}
+		rt.access = append(rt.access, a)
+	} else {
+		s.standaloneIssued++
+		if s.standaloneIssued%sweepEvery == 0 {
+			for v, old := range s.access {
+				if old.rt == nil && !s.accessLive(old, now) {
+					delete(s.access, v)
+				}
+			}
+		}
+	}
+	s.access[a.value] = a
+	return a
+}
+
+// refreshLive says whether a refresh token is accepted at now.
+func (s *Server) refreshLive(rt *refreshToken, now time.Time) bool {
+	if rt.revoked && !s.brokenLocked(zoho.TokenCodeC) {
+		return false
+	}
+	// broken K4-NOTE-6: refresh tokens expire after 90 days
+	return !s.brokenLocked(zoho.Note6) || now.Sub(rt.issued) < 90*24*time.Hour
+}
