@@ -72,6 +72,7 @@ func (s *Server) controlRoutes() http.Handler {
 	h("PUT "+p+"/limits", s.ctlSetLimits)
 	h("POST "+p+"/scopes", s.ctlAddScopes)
 	h("GET "+p+"/requests", s.ctlRequests)
+	h("POST "+p+"/seed", s.ctlSeed)
 	mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, controlError{Error: fmt.Sprintf("no control endpoint %s %s: GET %s lists them", r.Method, r.URL.Path, controlPrefix)})
 	})
@@ -165,7 +166,7 @@ func (s *Server) ctlIndex(r *http.Request) (int, any) {
 			"GET /refresh-tokens/{token}/access-tokens", "POST /revoke",
 			"GET /clock", "POST /clock/advance", "POST /clock/set",
 			"GET /breaks", "PUT /breaks", "POST /breaks/{id}", "DELETE /breaks/{id}",
-			"GET /limits", "PUT /limits", "POST /scopes", "GET /requests?since=N",
+			"GET /limits", "PUT /limits", "POST /scopes", "GET /requests?since=N", "POST /seed",
 		},
 	}
 }
@@ -374,4 +375,21 @@ func (s *Server) ctlRequests(r *http.Request) (int, any) {
 		since = n
 	}
 	return http.StatusOK, map[string]any{"requests": nonNil(s.RequestsSince(since))}
+}
+
+// ctlSeed applies a seed file sent as the body (YAML or JSON); a broken one
+// changes nothing and the error names the line.
+func (s *Server) ctlSeed(r *http.Request) (int, any) {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		return bad(fmt.Errorf("read the body: %w", err))
+	}
+	f, err := ParseSeed("seed", data)
+	if err == nil {
+		err = s.ApplySeed(f)
+	}
+	if err != nil {
+		return bad(err)
+	}
+	return http.StatusOK, map[string]any{"users": s.Users(), "clients": s.Clients()}
 }

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/zconform/zconform/fakeserver"
+	"github.com/zconform/zconform/fixtures/zoho"
+)
+
+// controlTokenEnv names the environment variable with the control API token.
+const controlTokenEnv = "ZCONFORM_CONTROL_TOKEN"
+
+// readyInfo is what the fake prints (and writes to --ready-file) once it
+// listens, so that scripts in any language can find it.
+type readyInfo struct {
+	URL         string                        `json:"url"`
+	Control     string                        `json:"control_api"`
+	Profile     string                        `json:"profile"`
+	Certificate string                        `json:"certificate,omitempty"`
+	DataCentres map[zoho.DC]map[string]string `json:"data_centres"`
+	Clients     []clientInfo                  `json:"clients"`
+}
+
+type clientInfo struct {
+	ID   string                `json:"id"`
+	Type fakeserver.ClientType `json:"type"`
+	DC   zoho.DC               `json:"dc"`
+}
+
+// runFake serves the fake until SIGINT/SIGTERM or until stop is closed.
+func runFake(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int {
+	fs := flag.NewFlagSet("zconform fake", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address (host:port; port 0 picks a free one)")
+	seed := fs.String("seed", "", "YAML seed file: profile, limits, users, clients (fixed IDs and secrets), breaks")
+	profile := fs.String("profile", zoho.Kaizen4, "limit profile: kaizen4 or accounts-2025 (a seed file's profile wins)")
+	useTLS := fs.Bool("tls", false, "serve HTTPS with a fresh self-signed certificate")
+	certOut := fs.String("cert", "zconform-fake.pem", "with -tls: where to write the certificate (PEM) for clients to trust")
+	realClock := fs.Bool("real-clock", false, "follow the wall clock instead of the virtual clock (time can then not be moved)")
+	consentPage := fs.Bool("consent-page", false, "show an HTML consent page to a browser when no consent is scripted")
+	readyFile := fs.String("ready-file", "", "write the URLs as JSON to this file once listening")
+	logFormat := fs.String("log", "text", "request log on stderr: text, json or off (secrets are always redacted)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: zconform fake [flags]\n\nServes the fake Zoho Accounts server: every DC under the path prefix of its\nreal host name, and a JSON control API under %s.\nThe control API answers only on loopback unless $%s is set; then every\ncaller must send Authorization: Bearer <token>.\n\nFlags:\n", "/_zconform/v1", controlTokenEnv)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "zconform fake: unexpected argument %q (flags only)\n", fs.Arg(0))
+		return 2
+	}
+	if _, err := zoho.Profile(*profile); err != nil {
+		fmt.Fprintf(stderr, "zconform fake: -profile: %v\n", err)
+		return 2
+	}
+	var seedFile *fakeserver.SeedFile
+	if *seed != "" {
+		var err error
+		if seedFile, err = fakeserver.LoadSeedFile(*seed); err != nil {
+			fmt.Fprintf(stderr, "zconform fake: %v\n", err)
+			return 1
+		}
+	}
+	opts := []fakeserver.Option{fakeserver.WithAddr(*addr), fakeserver.WithProfile(*profile)}
+	switch *logFormat {
+	case "text":
+		opts = append(opts, fakeserver.WithLogger(slog.New(slog.NewTextHandler(stderr, nil))))
+	case "json":
+		opts = append(opts, fakeserver.WithLogger(slog.New(slog.NewJSONHandler(stderr, nil))))
+	case "off":
+	default:
+		fmt.Fprintf(stderr, "zconform fake: -log %q: use text, json or off\n", *logFormat)
+		return 2
+	}
+	if *realClock {
+		opts = append(opts, fakeserver.WithRealClock())
+	}
+	if *consentPage {
+		opts = append(opts, fakeserver.WithConsentPage())
+	}
+	token := os.Getenv(controlTokenEnv)
+	if token != "" {
+		opts = append(opts, fakeserver.WithControlToken(token))
+	}
+	srv := fakeserver.NewUnstarted(opts...)
+	if seedFile != nil {
+		if err := srv.ApplySeed(seedFile); err != nil {
+			fmt.Fprintf(stderr, "zconform fake: %v\n", err)
+			return 1
+		}
+	}
+	start := srv.Start
+	if *useTLS {
+		start = srv.StartTLS
+	}
+	if err := start(); err != nil {
+		fmt.Fprintf(stderr, "zconform fake: %v\n", err)
+		return 1
+	}
+	defer srv.Close()
+	info := readyInfo{URL: srv.URL, Control: srv.ControlURL(), Profile: srv.Profile(), DataCentres: map[zoho.DC]map[string]string{}}
+	if *useTLS {
+		if err := srv.WriteCertificate(*certOut); err != nil {
+			fmt.Fprintf(stderr, "zconform fake: -cert: %v\n", err)
+			return 1
+		}
+		info.Certificate = *certOut
+	}
+	for _, d := range zoho.DataCentres() {
+		info.DataCentres[d.DC] = map[string]string{"accounts_server": srv.AccountsURL(d.DC), "api_domain": srv.APIURL(d.DC)}
+	}
+	for _, c := range srv.Clients() {
+		info.Clients = append(info.Clients, clientInfo{c.ID, c.Type, c.DC})
+	}
+	if host, _, err := net.SplitHostPort(*addr); err == nil && token == "" {
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			fmt.Fprintf(stderr, "zconform fake: listening beyond loopback; the control API still answers only loopback callers (set $%s to open it)\n", controlTokenEnv)
+		}
+	}
+	fmt.Fprintf(stdout, "zconform fake Zoho Accounts server (profile %s) on %s\n", info.Profile, srv.URL)
+	fmt.Fprintf(stdout, "  US Accounts server: %s\n  US API domain:      %s\n", srv.AccountsURL(zoho.US), srv.APIURL(zoho.US))
+	fmt.Fprintf(stdout, "  other DCs:          %s/<real host name>, e.g. %s\n", srv.URL, srv.AccountsURL(zoho.EU))
+	fmt.Fprintf(stdout, "  control API:        %s\n", srv.ControlURL())
+	if info.Certificate != "" {
+		fmt.Fprintf(stdout, "  certificate:        %s (trust it: NODE_EXTRA_CA_CERTS, curl --cacert, ...)\n", info.Certificate)
+	}
+	if *readyFile != "" {
+		data, _ := json.MarshalIndent(info, "", "  ")
+		if err := os.WriteFile(*readyFile, append(data, '\n'), 0o644); err != nil {
+			fmt.Fprintf(stderr, "zconform fake: -ready-file: %v\n", err)
+			return 1
+		}
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	select {
+	case s := <-sig:
+		fmt.Fprintf(stderr, "zconform fake: %s, stopping\n", s)
+	case <-stop:
+	}
+	return 0
+}

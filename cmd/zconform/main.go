@@ -1,0 +1,41 @@
+// Command zconform certifies Zoho OAuth 2.0 behaviour. Its subcommands:
+//
+//	zconform fake     serve the fake Zoho Accounts server for clients in any language
+//
+// Run "zconform help" or "zconform SUBCOMMAND -h" for the flags.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `zconform certifies Zoho OAuth 2.0 behaviour.
+
+Usage:
+  zconform fake [flags]   serve the fake Zoho Accounts server (every DC, control API)
+  zconform help           show this help
+
+Run "zconform fake -h" for its flags.
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "fake":
+		return runFake(args[1:], stdout, stderr, nil)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "zconform: unknown subcommand %q\n\n%s", args[0], usage)
+	return 2
+}
