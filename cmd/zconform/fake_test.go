@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const goodSeed = `profile: accounts-2025
+users:
+  - {email: alice@example.com, dc: eu, first_name: Alice}
+clients:
+  - id: 1000.CICLIENT0000000000000000000001
+    secret: 0123456789abcdef0123456789abcdef0123456789
+    type: web
+    name: CI app
+    homepage: https://example.com
+    redirect_uris: [http://localhost:3000/callback]
+    user: alice@example.com
+    multi_dc:
+      eu: {separate_secret: true, secret: abcdefabcdefabcdefabcdefabcdefabcdefabcdef}
+`
+
+// syncBuffer is a bytes.Buffer safe for the command's goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestFakeServesSeededClientsAndStops(t *testing.T) {
+	seed := writeFile(t, "seed.yaml", goodSeed)
+	ready := filepath.Join(t.TempDir(), "ready.json")
+	var stdout, stderr syncBuffer
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() { done <- runFake([]string{"-addr", "127.0.0.1:0", "-seed", seed, "-ready-file", ready}, &stdout, &stderr, stop) }()
+
+	var info readyInfo
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		data, err := os.ReadFile(ready)
+		if err == nil && json.Unmarshal(data, &info) == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no ready file; stderr: %s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if info.Profile != "accounts-2025" || len(info.Clients) != 1 || info.Clients[0].ID != "1000.CICLIENT0000000000000000000001" {
+		t.Fatalf("ready info = %+v", info)
+	}
+	// The seeded client is known in the EU with its own secret: the home
+	// secret is refused there with the accounts-2025 error.
+	eu := info.DataCentres["eu"]["accounts_server"]
+	resp, err := http.Post(eu+"/oauth/v2/token?grant_type=refresh_token&client_id=1000.CICLIENT0000000000000000000001&client_secret=0123456789abcdef0123456789abcdef0123456789&refresh_token=1000.x", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != `{"error":"invalid_client_secret"}` {
+		t.Fatalf("EU token endpoint said %s", body)
+	}
+	close(stop)
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d; stderr: %s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "control API:") {
+		t.Errorf("stdout lacks the control API URL:\n%s", stdout.String())
+	}
+	if strings.Contains(stderr.String(), "0123456789abcdef0123456789abcdef0123456789") {
+		t.Errorf("the client secret reached the log:\n%s", stderr.String())
+	}
+}
+
+func TestFakeRefusesBrokenInput(t *testing.T) {
+	cases := []struct {
+		name, seed string
+		args       []string
+		want       []string
+		code       int
+	}{
+		{name: "console refusal", seed: "clients:\n  - type: web\n    name: CI app!\n    homepage: https://example.com\n    redirect_uris: [http://localhost/cb]\n",
+			want: []string{"seed.yaml:2:", "client 1", "Enter a valid client name"}, code: 1},
+		{name: "unknown field", seed: "users:\n  - {email: a@example.com, colour: red}\n",
+			want: []string{"seed.yaml:2", "field colour not found"}, code: 1},
+		{name: "bad YAML", seed: "users: [\n", want: []string{"seed.yaml:"}, code: 1},
+		{name: "unknown DC", seed: "users:\n  - {email: a@example.com, dc: mars}\n",
+			want: []string{"seed.yaml:2:", `unknown data centre "mars"`, "use one of us, eu"}, code: 1},
+		{name: "unknown user", seed: "clients:\n  - {type: self, user: nobody@example.com}\n",
+			want: []string{"seed.yaml:2:", `no user "nobody@example.com"`}, code: 1},
+		{name: "bad limit", seed: "limits: {grant_lifetime: soon}\n", want: []string{"seed.yaml:1:", "limits"}, code: 1},
+		{name: "unknown break", seed: "breaks: [K4-NOPE]\n", want: []string{"seed.yaml:1:", `no break for "K4-NOPE"`}, code: 1},
+		{name: "unknown profile", args: []string{"-profile", "k5"}, want: []string{`unknown profile "k5"`, "kaizen4"}, code: 2},
+		{name: "missing file", args: []string{"-seed", "/nonexistent/seed.yaml"}, want: []string{"read seed file"}, code: 1},
+		{name: "address in use", args: []string{"-addr", "256.0.0.1:1"}, want: []string{"listen on 256.0.0.1:1"}, code: 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := c.args
+			if c.seed != "" {
+				args = append(args, "-seed", writeFile(t, "seed.yaml", c.seed), "-addr", "127.0.0.1:0")
+			}
+			var stdout, stderr syncBuffer
+			stop := make(chan struct{})
+			close(stop) // should it start, stop at once
+			code := runFake(args, &stdout, &stderr, stop)
+			if code != c.code {
+				t.Errorf("exit %d, want %d; stderr: %s", code, c.code, stderr.String())
+			}
+			for _, w := range c.want {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
+				}
+			}
+		})
+	}
+}
+
+func TestUsage(t *testing.T) {
+	var stdout, stderr syncBuffer
+	if code := run(nil, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "zconform fake") {
+		t.Errorf("no args: exit %d, stderr %q", code, stderr.String())
+	}
+	if code := run([]string{"frobnicate"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), `unknown subcommand "frobnicate"`) {
+		t.Errorf("unknown subcommand: exit %d, stderr %q", code, stderr.String())
+	}
+}
