@@ -1,0 +1,41 @@
+# zconform: every entry point. A fresh machine needs only Go (and Node.js with
+# npm for the official Zoho Node SDK check); everything else is fetched here.
+
+GO       ?= go
+GINKGO   := $(GO) tool ginkgo
+NODESDK  := fakeserver/testdata/nodesdk
+ADDR     ?= 127.0.0.1:8080
+
+.PHONY: test deps vet fmt-check unit ginkgo fake bench help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+test: deps fmt-check vet unit ginkgo ## the project's tests: gofmt, go vet, go test -race, Ginkgo suites in parallel
+
+deps: ## fetch Go modules and the Node SDK used by the real-client tests
+	$(GO) mod download
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix $(NODESDK) --no-audit --no-fund --loglevel=error; \
+	else \
+		echo "npm not found: the Node SDK test will fail; install Node.js, or set ZCONFORM_SKIP_NODE=1 to skip it"; \
+	fi
+
+fmt-check: ## fail if gofmt would change a file
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './$(NODESDK)/*')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet: ## go vet
+	$(GO) vet ./...
+
+unit: ## go test -race over every package
+	$(GO) test -race -count=1 ./...
+
+ginkgo: ## the Ginkgo suites, in parallel and in random order
+	$(GINKGO) -r -p --randomize-all --fail-on-pending --fail-on-empty --keep-going
+
+fake: ## serve the fake on $(ADDR) (override: make fake ADDR=127.0.0.1:9000 SEED=seed.yaml)
+	$(GO) run ./cmd/zconform fake -addr $(ADDR) $(if $(SEED),-seed $(SEED))
+
+bench: ## benchmarks of the fake (exchange, refresh, bare-handler ceiling, memory per token)
+	$(GO) test -run '^$$' -bench . -benchmem ./fakeserver/
