@@ -92,6 +92,11 @@ func (s *Server) authorize(x *exchange) {
 		return
 	}
 
+	if !implicit && !s.grantAllowedLocked(c, now) {
+		x.authError(zoho.ErrAccessDenied) // K4-NOTE-4 [assumed page]
+		return
+	}
+
 	// Consent: a scripted answer, a person on the consent page, or the
 	// client's user approving.
 	var answer Consent
@@ -143,10 +148,6 @@ func (s *Server) authorize(x *exchange) {
 			"expires_in": {strconv.Itoa(int(s.limits.AccessTokenLifetime.Seconds()))},
 			"api_domain": {x.t.apiURL(u.DC)}, "location": {string(u.DC)},
 		}, true)
-		return
-	}
-	if !s.allowGrantLocked(c, now) {
-		x.authError(zoho.ErrAccessDenied) // K4-NOTE-4 [assumed page]
 		return
 	}
 	offline := strings.EqualFold(x.param("access_type"), "offline") &&

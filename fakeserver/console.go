@@ -501,7 +501,7 @@ func (s *Server) SelfClientCode(clientID string, req SelfClientCodeRequest) (str
 		return "", fmt.Errorf("the console offers %s as code lifetimes, not %s", durations(s.limits.SelfClientLifetimes), lifetime)
 	}
 	now := s.clock.Now()
-	if !s.allowGrantLocked(c, now) {
+	if !s.grantAllowedLocked(c, now) {
 		return "", &RegistrationError{Field: "rate", Message: "Access Denied: too many grant tokens; try again later", Seed: zoho.Note4}
 	}
 	if s.brokenLocked(zoho.Note2) {

@@ -49,18 +49,15 @@ type accessToken struct {
 // sweeps of expired ones, so that memory stays bounded on long runs.
 const sweepEvery = 1024
 
-// allowGrantLocked applies the grant-token rate limit (K4-NOTE-4) and, if
-// allowed, counts one grant.
-func (s *Server) allowGrantLocked(c *client, now time.Time) bool {
+// grantAllowedLocked applies the grant-token rate limit (K4-NOTE-4): it
+// reports whether the client may have one more grant token now.
+func (s *Server) grantAllowedLocked(c *client, now time.Time) bool {
 	r := s.limits.GrantRate
-	if r.Limit > 0 && !s.brokenLocked(zoho.Note4) {
-		c.grantTimes = pruneTimes(c.grantTimes, now.Add(-r.Window))
-		if len(c.grantTimes) >= r.Limit {
-			return false
-		}
+	if r.Limit <= 0 || s.brokenLocked(zoho.Note4) {
+		return true
 	}
-	c.grantTimes = append(c.grantTimes, now)
-	return true
+	c.grantTimes = pruneTimes(c.grantTimes, now.Add(-r.Window))
+	return len(c.grantTimes) < r.Limit
 }
 
 // pruneTimes drops the times before since (times are ascending).
@@ -78,6 +75,7 @@ func (s *Server) newGrantLocked(c *client, u *user, dc zoho.DC, scopes []string,
 		selfClient: self, offline: offline, expires: now.Add(lifetime),
 	}
 	s.grants[g.code] = g
+	c.grantTimes = append(c.grantTimes, now)
 	s.grantsIssued++
 	if s.grantsIssued%sweepEvery == 0 {
 		s.sweepGrantsLocked(now)
