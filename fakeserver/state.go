@@ -35,8 +35,13 @@ func (l *requestLog) add(e Request) Request {
 	defer l.mu.Unlock()
 	l.next++
 	e.Seq = l.next
-	if l.max > 0 && len(l.entries) >= l.max {
-		l.entries = append(l.entries[:0], l.entries[len(l.entries)-l.max+1:]...)
+	// Drop the oldest entries only once the slice holds twice the cap:
+	// compacting on every add once full copied the whole log per request.
+	// since shows the last max entries either way.
+	if l.max > 0 && len(l.entries) >= 2*l.max {
+		n := copy(l.entries, l.entries[len(l.entries)-l.max+1:])
+		clear(l.entries[n:])
+		l.entries = l.entries[:n]
 	}
 	l.entries = append(l.entries, e)
 	return e
@@ -45,8 +50,12 @@ func (l *requestLog) add(e Request) Request {
 func (l *requestLog) since(seq int64) []Request {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	i, _ := slices.BinarySearchFunc(l.entries, seq+1, func(e Request, s int64) int { return int(e.Seq - s) })
-	return slices.Clone(l.entries[i:])
+	entries := l.entries
+	if l.max > 0 && len(entries) > l.max {
+		entries = entries[len(entries)-l.max:]
+	}
+	i, _ := slices.BinarySearchFunc(entries, seq+1, func(e Request, s int64) int { return int(e.Seq - s) })
+	return slices.Clone(entries[i:])
 }
 
 // Requests returns the logged requests, oldest first (the last 10000 by
