@@ -136,7 +136,10 @@ func (s *Server) authorize(x *exchange) {
 	}
 	u := c.owner
 	if answer.User != "" {
-		if u, err = s.userLocked(answer.User); err != nil {
+		if u, err = s.userLocked(answer.User); err == nil {
+			err = signInCheck(c, u)
+		}
+		if err != nil {
 			x.jsonError(http.StatusBadRequest, zoho.ErrInvalidRequest, err.Error())
 			return
 		}

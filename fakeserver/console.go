@@ -82,7 +82,8 @@ type ClientSpec struct {
 	// JSDomains are the JavaScript domains, for JavaScript clients only;
 	// each entry may itself be a comma-separated list, as the console takes it.
 	JSDomains []string `json:"js_domains,omitempty" yaml:"js_domains"`
-	// DC is the client's home DC (the console it is registered in); default US.
+	// DC is the client's home DC (the console it is registered in); default:
+	// the user's DC, else US. It must be the user's DC.
 	DC zoho.DC `json:"dc,omitempty" yaml:"dc"`
 	// User is the email of the registering developer, who is also the user
 	// that consents by default and owns a self client; default: the DC's
@@ -338,6 +339,19 @@ func (c *client) snapshot() Client {
 }
 
 func (s *Server) registerLocked(spec ClientSpec) (*client, error) {
+	// The developer registers in the console of their own DC: the client's
+	// home DC defaults to the user's, and must be it.
+	var owner *user
+	if spec.User != "" {
+		u, err := s.userLocked(spec.User)
+		if err != nil {
+			return nil, err
+		}
+		owner = u
+		if spec.DC == "" {
+			spec.DC = u.DC
+		}
+	}
 	if spec.DC == "" {
 		spec.DC = zoho.US
 	}
@@ -345,17 +359,16 @@ func (s *Server) registerLocked(spec ClientSpec) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if owner != nil && owner.DC != dc {
+		return nil, fmt.Errorf("user %s lives in %s and registers clients in the %s console: leave dc out or set it to %s", owner.Email, strings.ToUpper(string(owner.DC)), strings.ToUpper(string(owner.DC)), owner.DC)
+	}
 	if rerr := validateClient(&spec, s.brokenLocked); rerr != nil {
 		return nil, rerr
 	}
-	var owner *user
-	if spec.User == "" {
-		owner, err = s.defaultUserLocked(dc)
-	} else {
-		owner, err = s.userLocked(spec.User)
-	}
-	if err != nil {
-		return nil, err
+	if owner == nil {
+		if owner, err = s.defaultUserLocked(dc); err != nil {
+			return nil, err
+		}
 	}
 	if spec.Type == SelfClient && owner.selfClient != nil {
 		// [assumed] the console offers one self client per user.
@@ -452,6 +465,17 @@ type Consent struct {
 	User string `json:"user,omitempty" yaml:"user"`
 }
 
+// signInCheck refuses a sign-in across the isolated (CN) instance: its users
+// cannot sign in to clients of other DCs, nor users of other DCs to its clients.
+func signInCheck(c *client, u *user) error {
+	home, _ := zoho.Lookup(c.home)
+	theirs, _ := zoho.Lookup(u.DC)
+	if (home.Isolated || theirs.Isolated) && c.home != u.DC {
+		return fmt.Errorf("user %s (%s) cannot sign in to client %s (%s): the CN DC is a separate instance outside multi-DC", u.Email, strings.ToUpper(string(u.DC)), c.ID, strings.ToUpper(string(c.home)))
+	}
+	return nil
+}
+
 // ScriptConsent queues answers for the client's next authorization
 // requests, one each; once they are used up the client's user approves.
 func (s *Server) ScriptConsent(clientID string, answers ...Consent) error {
@@ -462,10 +486,15 @@ func (s *Server) ScriptConsent(clientID string, answers ...Consent) error {
 		return err
 	}
 	for _, a := range answers {
-		if a.User != "" {
-			if _, err := s.userLocked(a.User); err != nil {
-				return err
-			}
+		if a.User == "" {
+			continue
+		}
+		u, err := s.userLocked(a.User)
+		if err != nil {
+			return err
+		}
+		if err := signInCheck(c, u); err != nil {
+			return err
 		}
 	}
 	c.consent = append(c.consent, answers...)

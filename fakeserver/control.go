@@ -73,9 +73,11 @@ func (s *Server) controlRoutes() http.Handler {
 	h("POST "+p+"/scopes", s.ctlAddScopes)
 	h("GET "+p+"/requests", s.ctlRequests)
 	h("POST "+p+"/seed", s.ctlSeed)
-	mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
+	unknown := func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, controlError{Error: fmt.Sprintf("no control endpoint %s %s: GET %s lists them", r.Method, r.URL.Path, controlPrefix)})
-	})
+	}
+	mux.HandleFunc(p, unknown)
+	mux.HandleFunc(p+"/", unknown)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if msg, status := s.controlAllowed(r); msg != "" {
 			writeJSON(w, status, controlError{Error: msg})
@@ -90,8 +92,8 @@ func (s *Server) controlRoutes() http.Handler {
 // configured, in which case every caller must present it.
 func (s *Server) controlAllowed(r *http.Request) (string, int) {
 	if tok := s.opts.controlToken; tok != "" {
-		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
 			return "the control API needs the configured token: send Authorization: Bearer <token>", http.StatusUnauthorized
 		}
 		return "", 0

@@ -87,7 +87,11 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusNotFound
 		msg = fmt.Sprintf("no DC at %s: prefix the path with a DC's Accounts or API host name, e.g. /accounts.zoho.com/oauth/v2/token", r.URL.Path)
 	}
-	writeJSON(w, status, map[string]any{"message": msg, "data_centres": dcs, "control_api": t.prefix + controlPrefix})
+	body := map[string]any{"message": msg, "data_centres": dcs, "control_api": t.prefix + controlPrefix}
+	if status != http.StatusOK {
+		body["error"] = "not_found"
+	}
+	writeJSON(w, status, body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -164,13 +168,14 @@ func (s *Server) record(x *exchange) {
 		} else {
 			v = zoho.Redact(v)
 		}
-		params[k] = v
+		params[zoho.Redact(k)] = v // a bare "?<token>" makes the token a key
 	}
 	if _, _, ok := x.r.BasicAuth(); ok {
 		params["authorization"] = "Basic …"
 	} else if h := x.r.Header.Get("Authorization"); h != "" {
 		scheme, tok, _ := strings.Cut(h, " ")
-		params["authorization"] = scheme + " " + zoho.RedactValue(strings.TrimSpace(tok))
+		// a header without a scheme ("<token>") leaves the secret in scheme
+		params["authorization"] = zoho.Redact(scheme) + " " + zoho.RedactValue(strings.TrimSpace(tok))
 	}
 	status := x.status
 	if status == 0 {
@@ -178,7 +183,7 @@ func (s *Server) record(x *exchange) {
 	}
 	e := Request{
 		Time: s.clock.Now(), DC: x.t.dc, Role: x.t.role.String(), Method: x.r.Method,
-		Path: x.t.path, Params: params, Status: status, Error: x.errStr,
+		Path: zoho.Redact(x.t.path), Params: params, Status: status, Error: x.errStr,
 	}
 	e = s.log.add(e)
 	if l := s.opts.logger; l != nil {

@@ -15,7 +15,7 @@ import (
 
 const goodSeed = `profile: accounts-2025
 users:
-  - {email: alice@example.com, dc: eu, first_name: Alice}
+  - {email: alice@example.com, dc: us, first_name: Alice}
 clients:
   - id: 1000.CICLIENT0000000000000000000001
     secret: 0123456789abcdef0123456789abcdef0123456789
@@ -61,7 +61,9 @@ func TestFakeServesSeededClientsAndStops(t *testing.T) {
 	var stdout, stderr syncBuffer
 	stop := make(chan struct{})
 	done := make(chan int)
-	go func() { done <- runFake([]string{"-addr", "127.0.0.1:0", "-seed", seed, "-ready-file", ready}, &stdout, &stderr, stop) }()
+	go func() {
+		done <- runFake([]string{"-addr", "127.0.0.1:0", "-seed", seed, "-ready-file", ready}, &stdout, &stderr, stop)
+	}()
 
 	var info readyInfo
 	deadline := time.Now().Add(5 * time.Second)
