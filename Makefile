@@ -32,7 +32,7 @@ unit: ## go test -race over every package
 	$(GO) test -race -count=1 ./...
 
 ginkgo: ## the Ginkgo suites, in parallel and in random order
-	$(GINKGO) -r -p --randomize-all --fail-on-pending --fail-on-empty --keep-going
+	$(GINKGO) -r -p --randomize-all --fail-on-pending --fail-on-empty --keep-going $(if $(CI),--no-color)
 
 fake: ## serve the fake on $(ADDR) (override: make fake ADDR=127.0.0.1:9000 SEED=seed.yaml)
 	$(GO) run ./cmd/zconform fake -addr $(ADDR) $(if $(SEED),-seed $(SEED))

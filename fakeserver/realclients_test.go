@@ -541,19 +541,19 @@ func (f *rcNodeFake) run(t *testing.T, dir string, env map[string]string) rcNode
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("node script.js: %v\n%s", err, stderr.String())
+		t.Fatalf("node script.js: %v\n%s", err, zoho.Redact(stderr.String()))
 	}
 	data, err := os.ReadFile(out)
 	if err != nil {
-		t.Fatalf("node script.js wrote no result (%v)\noutput: %s", err, stderr.String())
+		t.Fatalf("node script.js wrote no result (%v)\noutput: %s", err, zoho.Redact(stderr.String()))
 	}
 	var res rcNodeResult
 	if err := json.Unmarshal(data, &res); err != nil {
-		t.Fatalf("node script.js result %s: %v", data, err)
+		t.Fatalf("node script.js result %s: %v", zoho.Redact(string(data)), err)
 	}
-	t.Logf("node result: %s", bytes.TrimSpace(data))
+	t.Logf("node result: %s", zoho.Redact(string(bytes.TrimSpace(data))))
 	if log, err := os.ReadFile(filepath.Join(work, "sdk.log")); err == nil && !res.OK {
-		t.Logf("SDK log:\n%s", log)
+		t.Logf("SDK log:\n%s", zoho.Redact(string(log)))
 	}
 	return res
 }
