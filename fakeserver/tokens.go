@@ -83,15 +83,14 @@ func (s *Server) newGrantLocked(c *client, u *user, dc zoho.DC, scopes []string,
 	return g
 }
 
-// sweepGrantsLocked forgets grants that expired an hour ago, unless a break
-// keeps expired or used grants usable. A forgotten code is answered
-// invalid_code, as an expired one is.
+// sweepGrantsLocked forgets used grants, and unused ones that expired an
+// hour ago, unless a break keeps such grants usable. A forgotten code is
+// answered invalid_code, as a used or expired one is.
 func (s *Server) sweepGrantsLocked(now time.Time) {
-	if s.brokenLocked(zoho.TokenCodeA) || s.brokenLocked(zoho.Note1) || s.brokenLocked(zoho.Note2) {
-		return
-	}
+	keepUsed := s.brokenLocked(zoho.TokenCodeB)
+	keepExpired := s.brokenLocked(zoho.TokenCodeA) || s.brokenLocked(zoho.Note1) || s.brokenLocked(zoho.Note2)
 	for code, g := range s.grants {
-		if now.Sub(g.expires) > time.Hour {
+		if (g.used && !keepUsed) || (!keepExpired && now.Sub(g.expires) > time.Hour) {
 			delete(s.grants, code)
 		}
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -55,28 +57,68 @@ func writeFile(t *testing.T, name, content string) string {
 	return path
 }
 
-func TestFakeServesSeededClientsAndStops(t *testing.T) {
-	seed := writeFile(t, "seed.yaml", goodSeed)
+// startFake runs the command in the background until the test closes stop,
+// and returns what it wrote to its ready file.
+func startFake(t *testing.T, stdout, stderr *syncBuffer, args ...string) (readyInfo, chan struct{}, chan int) {
+	t.Helper()
 	ready := filepath.Join(t.TempDir(), "ready.json")
-	var stdout, stderr syncBuffer
 	stop := make(chan struct{})
-	done := make(chan int)
-	go func() {
-		done <- runFake([]string{"-addr", "127.0.0.1:0", "-seed", seed, "-ready-file", ready}, &stdout, &stderr, stop)
-	}()
-
+	done := make(chan int, 1)
+	go func() { done <- runFake(append(args, "-ready-file", ready), stdout, stderr, stop) }()
 	var info readyInfo
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		data, err := os.ReadFile(ready)
 		if err == nil && json.Unmarshal(data, &info) == nil {
-			break
+			return info, stop, done
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("zconform fake exited %d before it was ready; stderr: %s", code, stderr.String())
+		default:
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no ready file; stderr: %s", stderr.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+func TestFakeServesTLSWithTheWrittenCertificate(t *testing.T) {
+	cert := filepath.Join(t.TempDir(), "fake.pem")
+	var stdout, stderr syncBuffer
+	info, stop, done := startFake(t, &stdout, &stderr, "-addr", "127.0.0.1:0", "-tls", "-cert", cert, "-log", "off")
+	defer func() { close(stop); <-done }()
+	if !strings.HasPrefix(info.URL, "https://") || info.Certificate != cert {
+		t.Fatalf("ready info = %+v", info)
+	}
+	pemData, err := os.ReadFile(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemData) {
+		t.Fatalf("%s holds no PEM certificate", cert)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := hc.Post(info.DataCentres["jp"]["accounts_server"]+"/oauth/v2/token", "application/x-www-form-urlencoded", strings.NewReader("grant_type=authorization_code&code=1000.x&client_id=1000.NOPE"))
+	if err != nil {
+		t.Fatalf("HTTPS with the written certificate: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != `{"error":"invalid_client"}` {
+		t.Fatalf("JP token endpoint over TLS: %d %s", resp.StatusCode, body)
+	}
+	if _, err := http.Get(info.URL); err == nil {
+		t.Fatal("an HTTP client without the certificate was served")
+	}
+}
+
+func TestFakeServesSeededClientsAndStops(t *testing.T) {
+	seed := writeFile(t, "seed.yaml", goodSeed)
+	var stdout, stderr syncBuffer
+	info, stop, done := startFake(t, &stdout, &stderr, "-addr", "127.0.0.1:0", "-seed", seed)
 	if info.Profile != "accounts-2025" || len(info.Clients) != 1 || info.Clients[0].ID != "1000.CICLIENT0000000000000000000001" {
 		t.Fatalf("ready info = %+v", info)
 	}
