@@ -25,7 +25,7 @@ var breakEffects = map[zoho.SeedID]string{
 	zoho.AuthRedirect:       "any redirect_uri is accepted and redirected to",
 	zoho.AuthScope:          "unknown scopes are accepted",
 	zoho.SelfScope:          "self-client codes are issued for unknown scopes",
-	zoho.TokenClientA:       "any client secret is accepted",
+	zoho.TokenClientA:       "any client secret is accepted, and a wrong client ID stands for the code's own client",
 	zoho.TokenClientB:       "every DC accepts every client and every DC's grants and tokens",
 	zoho.TokenClientC:       "with multi-DC, any DC's secret is accepted in every DC",
 	zoho.TokenCodeA:         "expired grant tokens are accepted",

@@ -54,8 +54,11 @@ func (s *Server) token(x *exchange) {
 // checkClientLocked checks client_id and client_secret for the DC the
 // request came to (K4-TOKEN-CLIENT-a/c). It returns the client, or "" and
 // the error to send.
-func (s *Server) checkClientLocked(x *exchange) (*client, string) {
+func (s *Server) checkClientLocked(x *exchange, owner *client) (*client, string) {
 	c := s.clients[x.param("client_id")]
+	if c == nil && owner != nil && s.brokenLocked(zoho.TokenClientA) {
+		c = owner // broken: the code's or token's own client stands in for a wrong ID
+	}
 	if c == nil {
 		return nil, zoho.ErrInvalidClient
 	}
@@ -106,7 +109,11 @@ func (s *Server) exchangeCodeLocked(x *exchange, now time.Time) {
 		}
 		x.zohoError(code)
 	}
-	c, errCode := s.checkClientLocked(x)
+	var owner *client
+	if g != nil {
+		owner = g.client
+	}
+	c, errCode := s.checkClientLocked(x, owner)
 	if errCode != "" {
 		fail(errCode)
 		return
@@ -151,7 +158,11 @@ func (s *Server) refreshLocked(x *exchange, now time.Time) {
 		x.zohoError(zoho.ErrInvalidClient) // the token lives in another DC [assumed]
 		return
 	}
-	c, errCode := s.checkClientLocked(x)
+	var owner *client
+	if rt != nil {
+		owner = rt.client
+	}
+	c, errCode := s.checkClientLocked(x, owner)
 	if errCode != "" {
 		x.zohoError(errCode)
 		return

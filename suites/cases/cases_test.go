@@ -1,0 +1,127 @@
+package cases_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/zconform/zconform/fixtures"
+	"github.com/zconform/zconform/fixtures/zoho"
+	"github.com/zconform/zconform/suites/cases"
+	"github.com/zconform/zconform/suites/target"
+)
+
+func fake(t *testing.T, profile string, breaks ...zoho.SeedID) *target.Fake {
+	t.Helper()
+	f, err := target.NewFake(profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	if err := f.Break(breaks...); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// Every case passes against the fake in every profile.
+func TestEveryCasePassesAgainstTheFake(t *testing.T) {
+	cat := fixtures.Load()
+	for _, profile := range zoho.ProfileNames() {
+		for _, c := range cat.Cases {
+			t.Run(profile+"/"+c.ID, func(t *testing.T) {
+				t.Parallel()
+				if _, err := cases.Run(context.Background(), fake(t, profile), c); err != nil {
+					t.Fatalf("%v", err)
+				}
+			})
+		}
+	}
+}
+
+// Every case fails against a fake that breaks its rule, with a message that
+// names the rule: a case that cannot fail proves nothing.
+func TestEveryCaseFailsAgainstItsBreak(t *testing.T) {
+	cat := fixtures.Load()
+	proven, without := 0, []string{}
+	for _, c := range cat.Cases {
+		if len(c.Proof) == 0 {
+			without = append(without, c.ID)
+			continue
+		}
+		proven++
+		for _, profile := range c.ProofProfiles {
+			for _, id := range c.Proof {
+				t.Run(profile+"/"+c.ID+"/"+string(id), func(t *testing.T) {
+					t.Parallel()
+					_, err := cases.Run(context.Background(), fake(t, profile, id), c)
+					var fail *cases.Failure
+					if !errors.As(err, &fail) {
+						t.Fatalf("with break %s on, case %s did not fail (err = %v): it cannot catch that violation", id, c.ID, err)
+					}
+					if msg := err.Error(); !strings.Contains(msg, string(id)) || !strings.Contains(msg, c.Location()) {
+						t.Errorf("the failure does not name the rule %s and the row %s:\n%s", id, c.Location(), msg)
+					}
+				})
+			}
+		}
+	}
+	t.Logf("catalogue: %d cases, %d proven by a break, %d without one %v", len(cat.Cases), proven, len(without), without)
+}
+
+// Every seed ID is covered, and proven by at least one case.
+func TestEverySeedIsCoveredAndProven(t *testing.T) {
+	cat := fixtures.Load()
+	for _, s := range zoho.Seeds() {
+		covered, proven := false, false
+		for _, c := range cat.Cases {
+			covered = covered || slices.Contains(c.Seeds, s.ID)
+			proven = proven || slices.Contains(c.Proof, s.ID)
+		}
+		if !covered || !proven {
+			t.Errorf("seed %s: covered by a case: %v, proven by a break: %v", s.ID, covered, proven)
+		}
+	}
+}
+
+// Every case has a procedure and every procedure a case.
+func TestEveryCheckHasACaseAndEveryCaseACheck(t *testing.T) {
+	used := map[string]bool{}
+	for _, c := range fixtures.Load().Cases {
+		used[c.Check] = true
+		if !slices.Contains(cases.Checks(), c.Check) {
+			t.Errorf("%s: case %s names check %q, which has no procedure", c.Location(), c.ID, c.Check)
+		}
+	}
+	for _, name := range cases.Checks() {
+		if !used[name] {
+			t.Errorf("procedure %q runs no catalogue case: add a case or remove it", name)
+		}
+	}
+}
+
+// A target without a clock or console skips the cases that need them, with
+// the reason.
+func TestUnsupportedSaysWhy(t *testing.T) {
+	c, _ := fixtures.Load().ByID("TOKEN-CODE-EXPIRED")
+	if got := cases.Unsupported(bare{fake(t, zoho.Kaizen4)}, c); !strings.Contains(got, "virtual clock") || !strings.Contains(got, "bare") {
+		t.Errorf("Unsupported = %q", got)
+	}
+	if got := cases.Unsupported(fake(t, zoho.Kaizen4), c); got != "" {
+		t.Errorf("the fake has a clock, Unsupported = %q", got)
+	}
+}
+
+// bare is a target with only the mandatory methods.
+type bare struct{ f *target.Fake }
+
+func (b bare) Name() string                  { return "bare" }
+func (b bare) Profile() string               { return b.f.Profile() }
+func (b bare) Limits() zoho.Limits           { return b.f.Limits() }
+func (b bare) AccountsURL(dc zoho.DC) string { return b.f.AccountsURL(dc) }
+func (b bare) APIURL(dc zoho.DC) string      { return b.f.APIURL(dc) }
+func (b bare) HTTP() *http.Client            { return b.f.HTTP() }
+func (b bare) Close()                        {}

@@ -1,0 +1,419 @@
+package cases
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/zconform/zconform/fakeserver"
+	"github.com/zconform/zconform/fixtures"
+	"github.com/zconform/zconform/fixtures/zoho"
+	"github.com/zconform/zconform/reports"
+	"github.com/zconform/zconform/suites/target"
+)
+
+// The redirect URI and scope the cases' clients use.
+const (
+	redirectURI = "https://www.example.com/callback"
+	scope       = "ZohoCRM.users.ALL"
+)
+
+// run is one case on its way.
+type run struct {
+	ctx      context.Context
+	t        target.Target
+	c        fixtures.Case
+	profile  string
+	limits   zoho.Limits
+	want     fixtures.Expect
+	sent     []string
+	observed *reports.Observed
+}
+
+// answer is what came back from one request.
+type answer struct {
+	status int
+	body   []byte
+	json   map[string]any
+	header http.Header
+}
+
+func (a answer) str(key string) string {
+	v, _ := a.json[key].(string)
+	return v
+}
+
+// outcome is what a checked step came to: success, or an error code.
+type outcome struct {
+	ok     bool
+	err    string
+	status int
+	body   string
+}
+
+func (o outcome) String() string {
+	if o.ok {
+		return fmt.Sprintf("success (HTTP %d)", o.status)
+	}
+	s := fmt.Sprintf("error %s (HTTP %d)", o.err, o.status)
+	if o.body != "" {
+		s += ": " + o.body
+	}
+	return s
+}
+
+func wantString(e fixtures.Expect) string {
+	if e.OK {
+		return "success"
+	}
+	if e.HTTP != 0 {
+		return fmt.Sprintf("error %s (HTTP %d)", e.Error, e.HTTP)
+	}
+	return "error " + e.Error
+}
+
+// matches compares an error with the expected one: equal, or a console
+// message followed by ": detail".
+func matches(got, want string) bool {
+	return got == want || strings.HasPrefix(got, want+": ")
+}
+
+// checkOutcome compares the checked step's outcome with the case's
+// expectation for the profile.
+func (r *run) checkOutcome(step string, o outcome) error {
+	r.observed = &reports.Observed{Step: step, Status: o.status, Error: o.err}
+	w := r.want
+	good := o.ok == w.OK && (w.OK || matches(o.err, w.Error)) && (w.HTTP == 0 || w.HTTP == o.status)
+	if good {
+		return nil
+	}
+	return &Failure{Step: step, Want: wantString(w), Got: o.String()}
+}
+
+// require fails the case at a step that must succeed for the check to mean
+// anything (a setup step, or the positive half of a case).
+func (r *run) require(step string, o outcome, detail string) error {
+	if o.ok {
+		return nil
+	}
+	return &Failure{Step: step, Want: "success", Got: o.String(), Detail: detail}
+}
+
+// requireError fails the case when a step that must fail succeeded.
+func (r *run) requireError(step string, o outcome, want, detail string) error {
+	if !o.ok && (want == "" || matches(o.err, want)) {
+		return nil
+	}
+	w := "an error"
+	if want != "" {
+		w = "error " + want
+	}
+	return &Failure{Step: step, Want: w, Got: o.String(), Detail: detail}
+}
+
+func (r *run) record(method, u string, params url.Values, a answer, err error) {
+	line := method + " " + pathOf(u)
+	if len(params) > 0 {
+		line += " " + redactParams(params)
+	}
+	if err != nil {
+		line += " -> " + err.Error()
+	} else {
+		body := strings.TrimSpace(string(a.body))
+		if strings.HasPrefix(a.header.Get("Content-Type"), "text/html") {
+			body = "(HTML page" + pageSummary(a.body) + ")"
+		}
+		if len(body) > 300 {
+			body = body[:300] + "…"
+		}
+		line += fmt.Sprintf(" -> HTTP %d", a.status)
+		if loc := a.header.Get("Location"); loc != "" {
+			line += " Location: " + zoho.Redact(loc)
+		}
+		if body != "" {
+			line += " " + body
+		}
+	}
+	r.sent = append(r.sent, zoho.Redact(line))
+}
+
+func pathOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	return p.Host + p.Path
+}
+
+func redactParams(v url.Values) string {
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		val := v.Get(k)
+		if zoho.SecretParams[k] {
+			val = zoho.RedactValue(val)
+		}
+		parts = append(parts, k+"="+val)
+	}
+	return strings.Join(parts, "&")
+}
+
+var pageCode = regexp.MustCompile(`id="error-code">([^<]+)<|\b(ERROR_[a-z_]+)\b|\b(access_denied)\b`)
+
+// errorPageCode finds the error code in an authorization error page.
+func errorPageCode(body []byte) string {
+	m := pageCode.FindSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	for _, g := range m[1:] {
+		if len(g) > 0 {
+			return string(g)
+		}
+	}
+	return ""
+}
+
+func pageSummary(body []byte) string {
+	if c := errorPageCode(body); c != "" {
+		return " showing " + c
+	}
+	return ""
+}
+
+// send performs one request; params go in the query for GET and as an
+// urlencoded body for POST.
+func (r *run) send(method, u string, params url.Values, header http.Header) (answer, error) {
+	var body io.Reader
+	target := u
+	if method == http.MethodGet && len(params) > 0 {
+		target += "?" + params.Encode()
+	} else if len(params) > 0 {
+		body = strings.NewReader(params.Encode())
+	}
+	req, err := http.NewRequestWithContext(r.ctx, method, target, body)
+	if err != nil {
+		return answer{}, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	resp, err := r.t.HTTP().Do(req)
+	if err != nil {
+		r.record(method, u, params, answer{}, err)
+		return answer{}, fmt.Errorf("%s %s: %w", method, pathOf(u), err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	a := answer{status: resp.StatusCode, body: data, header: resp.Header}
+	_ = json.Unmarshal(bytes.TrimSpace(data), &a.json)
+	r.record(method, u, params, a, err)
+	return a, err
+}
+
+// tokenOutcome reads a token endpoint answer: success is an access_token;
+// anything else is the error member (Zoho sends errors with HTTP 200).
+func tokenOutcome(a answer) outcome {
+	if tok := a.str("access_token"); tok != "" {
+		return outcome{ok: true, status: a.status}
+	}
+	e := a.str("error")
+	if e == "" {
+		e = "(no error member)"
+	}
+	return outcome{err: e, status: a.status, body: zoho.Redact(strings.TrimSpace(string(a.body)))}
+}
+
+// client is a registered client as the cases use it.
+type client struct {
+	fakeserver.Client
+}
+
+func (r *run) console() (target.Console, error) {
+	c, ok := r.t.(target.Console)
+	if !ok {
+		return nil, fmt.Errorf("target %s has no console: the case needs clients it can register", r.t.Name())
+	}
+	return c, nil
+}
+
+// webClient registers a web-based client in a DC, for a user (default: the
+// DC's default user).
+func (r *run) webClient(dc zoho.DC, user string) (client, error) {
+	con, err := r.console()
+	if err != nil {
+		return client{}, err
+	}
+	c, err := con.RegisterClient(fakeserver.ClientSpec{
+		Type: fakeserver.WebBased, Name: "zconform test client", Homepage: "https://www.example.com",
+		RedirectURIs: []string{redirectURI}, DC: dc, User: user,
+	})
+	return client{c}, err
+}
+
+// grant is the redirect of a successful authorization.
+type grant struct {
+	code, location, accountsServer string
+}
+
+// authorize asks the DC's authorization endpoint for a grant token.
+func (r *run) authorize(dc zoho.DC, c client, extra url.Values) (grant, outcome, error) {
+	q := url.Values{
+		"client_id": {c.ID}, "response_type": {"code"}, "redirect_uri": {redirectURI},
+		"scope": {scope}, "access_type": {"offline"}, "state": {"zconform"},
+	}
+	for k, vs := range extra {
+		if len(vs) == 1 && vs[0] == "-" {
+			q.Del(k)
+		} else {
+			q[k] = vs
+		}
+	}
+	a, err := r.send(http.MethodGet, r.t.AccountsURL(dc)+"/oauth/v2/auth", q, nil)
+	if err != nil {
+		return grant{}, outcome{}, err
+	}
+	if loc := a.header.Get("Location"); a.status/100 == 3 && loc != "" {
+		u, err := url.Parse(loc)
+		if err != nil {
+			return grant{}, outcome{err: "(unparsable Location)", status: a.status}, nil
+		}
+		p := u.Query()
+		if p.Get("code") != "" {
+			return grant{code: p.Get("code"), location: p.Get("location"), accountsServer: p.Get("accounts-server")}, outcome{ok: true, status: a.status}, nil
+		}
+		return grant{}, outcome{err: p.Get("error"), status: a.status}, nil
+	}
+	code := errorPageCode(a.body)
+	if code == "" {
+		code = "(no error code on the page)"
+	}
+	return grant{}, outcome{err: code, status: a.status}, nil
+}
+
+// mustGrant gets a grant token or fails the case at that setup step.
+func (r *run) mustGrant(dc zoho.DC, c client, extra url.Values) (grant, error) {
+	g, o, err := r.authorize(dc, c, extra)
+	if err != nil {
+		return g, err
+	}
+	return g, r.require("authorize", o, "the case needs a grant token to start from")
+}
+
+// exchangeForm is a correct authorization_code request for a client.
+func exchangeForm(c client, secret, code string) url.Values {
+	return url.Values{
+		"grant_type": {"authorization_code"}, "client_id": {c.ID}, "client_secret": {secret},
+		"redirect_uri": {redirectURI}, "code": {code},
+	}
+}
+
+// token posts to {accountsServer}/oauth/v2/token.
+func (r *run) token(accountsServer string, form url.Values) (answer, outcome, error) {
+	a, err := r.send(http.MethodPost, accountsServer+"/oauth/v2/token", form, nil)
+	if err != nil {
+		return a, outcome{}, err
+	}
+	return a, tokenOutcome(a), nil
+}
+
+// tokens is a successful exchange.
+type tokens struct {
+	access, refresh, apiDomain string
+	expiresIn                  float64
+}
+
+func tokensOf(a answer) tokens {
+	e, _ := a.json["expires_in"].(float64)
+	return tokens{access: a.str("access_token"), refresh: a.str("refresh_token"), apiDomain: a.str("api_domain"), expiresIn: e}
+}
+
+// offlineTokens authorizes (offline, fresh consent) and exchanges: the
+// starting point of the refresh-side cases.
+func (r *run) offlineTokens(dc zoho.DC, c client) (tokens, error) {
+	g, err := r.mustGrant(dc, c, url.Values{"prompt": {"consent"}})
+	if err != nil {
+		return tokens{}, err
+	}
+	a, o, err := r.token(g.accountsServer, exchangeForm(c, c.Secrets[dc], g.code))
+	if err != nil {
+		return tokens{}, err
+	}
+	if err := r.require("exchange", o, "the case needs tokens to start from"); err != nil {
+		return tokens{}, err
+	}
+	t := tokensOf(a)
+	if t.refresh == "" {
+		return t, &Failure{Step: "exchange", Want: "a refresh_token (access_type=offline, prompt=consent)", Got: "none"}
+	}
+	return t, nil
+}
+
+func (r *run) refresh(dc zoho.DC, c client, refreshToken string) (answer, outcome, error) {
+	return r.token(r.t.AccountsURL(dc), url.Values{
+		"grant_type": {"refresh_token"}, "client_id": {c.ID}, "client_secret": {c.Secrets[dc]},
+		"refresh_token": {refreshToken},
+	})
+}
+
+// useToken calls the CRM current-user API with an access token.
+func (r *run) useToken(apiDomain, access string) (outcome, error) {
+	a, err := r.send(http.MethodGet, apiDomain+"/crm/v8/users", url.Values{"type": {"CurrentUser"}},
+		http.Header{"Authorization": {"Zoho-oauthtoken " + access}})
+	if err != nil {
+		return outcome{}, err
+	}
+	if a.status == http.StatusOK {
+		return outcome{ok: true, status: a.status}, nil
+	}
+	code, _ := a.json["code"].(string)
+	return outcome{err: code, status: a.status}, nil
+}
+
+// advance moves the target's clock.
+func (r *run) advance(d time.Duration) error {
+	c, ok := r.t.(target.Clock)
+	if !ok {
+		return fmt.Errorf("case %s moves time but target %s has no virtual clock: declare needs: [clock]", r.c.ID, r.t.Name())
+	}
+	r.sent = append(r.sent, fmt.Sprintf("(virtual clock +%s)", d))
+	return c.Advance(d)
+}
+
+// after resolves the case's Stimulus.After for the profile.
+func (r *run) after() (time.Duration, error) {
+	if r.c.Stimulus.After == "" {
+		return 0, nil
+	}
+	return fixtures.ResolveAfter(r.c.Stimulus.After, r.limits)
+}
+
+// params are the case's parameter overrides as url.Values.
+func (r *run) params() url.Values {
+	v := url.Values{}
+	for k, s := range r.c.Stimulus.Params {
+		v.Set(k, s)
+	}
+	return v
+}
+
+func readAll(resp *http.Response) ([]byte, error) {
+	return io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+}
+
+func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(bytes.TrimSpace(data), v) }

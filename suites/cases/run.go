@@ -1,0 +1,149 @@
+// Package cases runs catalogue cases against a target: one procedure per
+// check named in the catalogue, each sending the case's stimulus, injecting
+// its fault and comparing what comes back with the expectation of the
+// target's profile. A mismatch is a *Failure that names the rule and says
+// what was sent and what came back, secrets redacted.
+//
+// The package has no Ginkgo in it, so the same procedures serve the
+// conformance suite and the tests that prove each case can fail.
+package cases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/zconform/zconform/fixtures"
+	"github.com/zconform/zconform/fixtures/zoho"
+	"github.com/zconform/zconform/reports"
+	"github.com/zconform/zconform/suites/target"
+)
+
+// check is one procedure.
+type check func(r *run) error
+
+var checks = map[string]check{
+	"register":              checkRegister,
+	"authorize":             checkAuthorize,
+	"self-client-code":      checkSelfClientCode,
+	"exchange":              checkExchange,
+	"dc-exchange":           checkDCExchange,
+	"refresh":               checkRefresh,
+	"access-token-lifetime": checkAccessTokenLifetime,
+	"access-token-cap":      checkAccessTokenCap,
+	"refresh-token-cap":     checkRefreshTokenCap,
+	"grant-rate":            checkGrantRate,
+	"refresh-throttle":      checkRefreshThrottle,
+}
+
+func init() {
+	fixtures.RegisterChecks(Checks()...)
+}
+
+// Checks lists the procedures, sorted.
+func Checks() []string {
+	out := make([]string, 0, len(checks))
+	for k := range checks {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Result is what a run observed, for the reports.
+type Result struct {
+	// Observed is the last answer of the checked step.
+	Observed *reports.Observed
+	// Transcript lists every request and answer, redacted.
+	Transcript []string
+}
+
+// Failure is a case whose target broke its rule.
+type Failure struct {
+	Case     fixtures.Case
+	Step     string
+	Want     string
+	Got      string
+	Detail   string
+	Sent     []string
+	Unexpect bool // a setup step failed rather than the checked one
+}
+
+// Rule names the seed rules of the case, e.g.
+// "K4-TOKEN-CODE-b (grant token already used: invalid_code)".
+func (f *Failure) Rule() string {
+	var parts []string
+	for _, id := range f.Case.Seeds {
+		s, _ := zoho.LookupSeed(id)
+		parts = append(parts, fmt.Sprintf("%s (%s)", id, s.Rule))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, fmt.Sprintf("%s rule: %s", f.Case.Basis, f.Case.Title))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (f *Failure) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%s) broke %s\n", f.Case.ID, f.Case.Location(), f.Rule())
+	fmt.Fprintf(&b, "  step: %s\n", f.Step)
+	if f.Detail != "" {
+		fmt.Fprintf(&b, "  %s\n", f.Detail)
+	}
+	fmt.Fprintf(&b, "  want: %s\n  got:  %s\n", f.Want, f.Got)
+	if len(f.Sent) > 0 {
+		b.WriteString("  sent and received:\n")
+		for _, s := range f.Sent {
+			fmt.Fprintf(&b, "    %s\n", s)
+		}
+	}
+	return zoho.Redact(b.String())
+}
+
+// Unsupported says why the target cannot run the case ("" when it can).
+func Unsupported(t target.Target, c fixtures.Case) string {
+	var missing []string
+	if c.NeedsAny(fixtures.NeedClock) {
+		if _, ok := t.(target.Clock); !ok {
+			missing = append(missing, "a virtual clock")
+		}
+	}
+	if c.NeedsAny(fixtures.NeedConsole) {
+		if _, ok := t.(target.Console); !ok {
+			missing = append(missing, "a console to register clients and mint codes")
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Sprintf("needs %s: target %s has none", strings.Join(missing, " and "), t.Name())
+	}
+	return ""
+}
+
+// ErrUnknownCheck is returned for a case whose check has no procedure.
+var ErrUnknownCheck = errors.New("the case's check has no procedure")
+
+// Run runs one case against a target. It returns nil when the target
+// behaves as the case expects under the target's profile, a *Failure when
+// it does not, and another error when the case could not run.
+func Run(ctx context.Context, t target.Target, c fixtures.Case) (Result, error) {
+	f, ok := checks[c.Check]
+	if !ok {
+		return Result{}, fmt.Errorf("%s: %w: %q", c.Location(), ErrUnknownCheck, c.Check)
+	}
+	r := &run{ctx: ctx, t: t, c: c, profile: t.Profile(), limits: t.Limits()}
+	r.want = c.ExpectFor(r.profile)
+	if !r.want.OK && r.want.Error == "" {
+		return Result{}, fmt.Errorf("%s: case %s has no expectation for profile %s", c.Location(), c.ID, r.profile)
+	}
+	err := f(r)
+	res := Result{Observed: r.observed, Transcript: slices.Clone(r.sent)}
+	var fail *Failure
+	if errors.As(err, &fail) {
+		fail.Case = c
+		fail.Sent = res.Transcript
+	}
+	return res, err
+}

@@ -1,0 +1,120 @@
+// Package target is the one place the suites learn what they run against:
+// the bundled fake (the default) or, later, a real Zoho endpoint. It reads
+// the run's settings from environment variables, so that every suite binary
+// takes them whatever its flags (ginkgo passes custom flags to every suite).
+package target
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/zconform/zconform/fakeserver"
+	"github.com/zconform/zconform/fixtures/zoho"
+)
+
+// Environment variables that configure a run.
+const (
+	// EnvProfile names the profile to expect (default kaizen4).
+	EnvProfile = "ZCONFORM_PROFILE"
+	// EnvOut is the folder for reports (default: out/ at the module root,
+	// else in the working folder).
+	EnvOut = "ZCONFORM_OUT"
+)
+
+// Target is what a case runs against. Optional capabilities are separate
+// interfaces (Console, Clock, Breaker, Inspector): a case that needs one the
+// target lacks is skipped with the reason.
+type Target interface {
+	// Name names the target in reports ("fake", or a target file's name).
+	Name() string
+	// Profile is the limit profile the target is expected to follow.
+	Profile() string
+	// Limits are that profile's numbers.
+	Limits() zoho.Limits
+	AccountsURL(dc zoho.DC) string
+	APIURL(dc zoho.DC) string
+	// HTTP is the client to reach the target; it does not follow redirects.
+	HTTP() *http.Client
+	// Close releases what the target holds.
+	Close()
+}
+
+// Console registers clients and users, enables multi-DC, mints self-client
+// codes and scripts consent: the Developer Console and a person's clicks.
+type Console interface {
+	AddUser(fakeserver.UserSpec) (fakeserver.User, error)
+	RegisterClient(fakeserver.ClientSpec) (fakeserver.Client, error)
+	EnableMultiDC(clientID string, dc zoho.DC, opt fakeserver.MultiDC) (string, error)
+	SelfClientCode(clientID string, req fakeserver.SelfClientCodeRequest) (string, error)
+	ScriptConsent(clientID string, answers ...fakeserver.Consent) error
+}
+
+// Clock moves the target's time without waiting.
+type Clock interface {
+	Advance(d time.Duration) error
+}
+
+// Breaker switches on a break: the target then violates one rule.
+type Breaker interface {
+	Break(ids ...zoho.SeedID) error
+}
+
+// Inspector reads the target's token state.
+type Inspector interface {
+	LiveAccessTokens(refreshToken string) []string
+}
+
+// Fake is a target backed by a fresh in-process fake server.
+type Fake struct {
+	*fakeserver.Server
+}
+
+// NewFake starts a fake with the given profile on a loopback port.
+func NewFake(profile string) (*Fake, error) {
+	if _, err := zoho.Profile(profile); err != nil {
+		return nil, err
+	}
+	return &Fake{fakeserver.New(fakeserver.WithProfile(profile))}, nil
+}
+
+// Name is "fake".
+func (f *Fake) Name() string { return "fake" }
+
+// HTTP is the fake's client.
+func (f *Fake) HTTP() *http.Client { return f.Client() }
+
+// Profile returns the profile of the run (from $ZCONFORM_PROFILE, default
+// kaizen4), or an error naming the profiles.
+func Profile() (string, error) {
+	p := os.Getenv(EnvProfile)
+	if p == "" {
+		return zoho.Kaizen4, nil
+	}
+	if _, err := zoho.Profile(p); err != nil {
+		return "", fmt.Errorf("$%s: %w", EnvProfile, err)
+	}
+	return p, nil
+}
+
+// OutDir returns the reports folder: $ZCONFORM_OUT, else out/ at the module
+// root (found by walking up to go.mod), else out/ in the working folder.
+func OutDir() string {
+	if d := os.Getenv(EnvOut); d != "" {
+		return d
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "out"
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "out")
+		}
+		if filepath.Dir(dir) == dir {
+			return filepath.Join(wd, "out")
+		}
+	}
+}
