@@ -1,22 +1,30 @@
-# zconform: every entry point. A fresh machine needs only Go (and Node.js with
-# npm for the official Zoho Node SDK check); everything else is fetched here.
+# zconform: every entry point. `make conformance` is the main job, `make test`
+# the tests. A fresh machine needs only Go (and Node.js with npm for the checks
+# against the official Zoho Node SDK and the JUnit schema); the rest is fetched here.
 
 GO       ?= go
 GINKGO   := $(GO) tool ginkgo
 NODESDK  := fakeserver/testdata/nodesdk
 ADDR     ?= 127.0.0.1:8080
 
-.PHONY: test deps vet fmt-check unit ginkgo fake bench help
+.PHONY: conformance test deps vet fmt-check unit ginkgo fake bench catalogue help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+conformance: ## the main job: the whole catalogue against the bundled fake; reports in out/ (PROFILE=, LABELS=, OUT=)
+	$(GO) run ./cmd/zconform run $(if $(PROFILE),-profile $(PROFILE)) $(if $(LABELS),-label-filter '$(LABELS)') $(if $(OUT),-out $(OUT))
+
+catalogue: ## list the catalogue's cases
+	$(GO) run ./cmd/zconform catalogue
 
 test: deps fmt-check vet unit ginkgo ## the project's tests: gofmt, go vet, go test -race, Ginkgo suites in parallel
 
 deps: ## fetch Go modules and the Node SDK used by the real-client tests
 	$(GO) mod download
 	@if command -v npm >/dev/null 2>&1; then \
-		npm ci --prefix $(NODESDK) --no-audit --no-fund --loglevel=error; \
+		npm ci --prefix $(NODESDK) --no-audit --no-fund --loglevel=error && \
+		npm ci --prefix reports/testdata/xsd --no-audit --no-fund --loglevel=error; \
 	else \
 		echo "npm not found: the Node SDK test will fail; install Node.js, or set ZCONFORM_SKIP_NODE=1 to skip it"; \
 	fi

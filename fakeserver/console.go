@@ -387,6 +387,7 @@ func (s *Server) registerLocked(spec ClientSpec) (*client, error) {
 	} else if !zoho.ClientSecretPattern.MatchString(spec.Secret) {
 		return nil, fmt.Errorf("client secret for %s is not in Zoho's format: 42 lowercase hex digits", spec.ID)
 	}
+	s.newSecret(spec.Secret)
 	c := &client{
 		Client: Client{
 			ID: spec.ID, Secret: spec.Secret, Type: spec.Type, Name: spec.Name, Homepage: spec.Homepage,
@@ -452,7 +453,7 @@ func (s *Server) EnableMultiDC(clientID string, dc zoho.DC, opt MultiDC) (string
 	} else if opt.Secret != "" {
 		return "", fmt.Errorf("a secret was given for %s but separate_secret is off: set it, or leave the secret out to share the home secret", dc)
 	}
-	c.Secrets[dc] = secret
+	c.Secrets[dc] = s.newSecret(secret)
 	return secret, nil
 }
 

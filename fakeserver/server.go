@@ -58,6 +58,7 @@ type options struct {
 	consentPage  bool
 	controlToken string
 	logSize      int
+	journal      func(secret string)
 }
 
 // Option configures a Server.
@@ -98,6 +99,20 @@ func WithAddr(addr string) Option { return func(o *options) { o.addr = addr } }
 
 // WithRequestLogSize keeps the last n requests in the log (default 10000).
 func WithRequestLogSize(n int) Option { return func(o *options) { o.logSize = n } }
+
+// WithSecretJournal calls f with every secret the server issues or is
+// given: client secrets, grant tokens, refresh and access tokens. Tests use
+// it to check that no secret reaches a log or a report. f is called with the
+// server's lock held: it must be quick and must not call the server.
+func WithSecretJournal(f func(secret string)) Option { return func(o *options) { o.journal = f } }
+
+// newSecret passes a secret to the journal, if any, and returns it.
+func (s *Server) newSecret(v string) string {
+	if s.opts.journal != nil {
+		s.opts.journal(v)
+	}
+	return v
+}
 
 // NewUnstarted returns a server that is not listening yet: call Start or
 // StartTLS, or use Handler in-process.

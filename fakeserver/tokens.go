@@ -71,7 +71,7 @@ func pruneTimes(ts []time.Time, since time.Time) []time.Time {
 
 func (s *Server) newGrantLocked(c *client, u *user, dc zoho.DC, scopes []string, redirectURI string, self, offline bool, now time.Time, lifetime time.Duration) *grant {
 	g := &grant{
-		code: zoho.NewToken(), client: c, user: u, dc: dc, scopes: scopes, redirectURI: redirectURI,
+		code: s.newSecret(zoho.NewToken()), client: c, user: u, dc: dc, scopes: scopes, redirectURI: redirectURI,
 		selfClient: self, offline: offline, expires: now.Add(lifetime),
 	}
 	s.grants[g.code] = g
@@ -104,7 +104,7 @@ func (s *Server) accessLive(a *accessToken, now time.Time) bool {
 // mintRefreshLocked issues a refresh token, evicting the user's oldest one
 // (with its access tokens) past the cap (K4-NOTE-7, K4-NOTE-8).
 func (s *Server) mintRefreshLocked(g *grant, now time.Time) *refreshToken {
-	rt := &refreshToken{value: zoho.NewToken(), client: g.client, user: g.user, dc: g.dc, scopes: g.scopes, issued: now}
+	rt := &refreshToken{value: s.newSecret(zoho.NewToken()), client: g.client, user: g.user, dc: g.dc, scopes: g.scopes, issued: now}
 	if cap := s.limits.RefreshTokensPerUser; cap > 0 && !s.brokenLocked(zoho.Note7) {
 		var mine []*refreshToken
 		for _, t := range s.userRTs[g.user] {
@@ -157,7 +157,7 @@ func (s *Server) revokeRefreshLocked(rt *refreshToken) {
 // evicting rt's oldest active access token past the cap (K4-NOTE-7, K4-NOTE-8).
 func (s *Server) mintAccessLocked(rt *refreshToken, c *client, u *user, dc zoho.DC, now time.Time) *accessToken {
 	lifetime := s.limits.AccessTokenLifetime
-	a := &accessToken{value: zoho.NewToken(), rt: rt, user: u, client: c, dc: dc, expires: now.Add(lifetime)}
+	a := &accessToken{value: s.newSecret(zoho.NewToken()), rt: rt, user: u, client: c, dc: dc, expires: now.Add(lifetime)}
 	if rt != nil {
 		// prune expired ones: only active tokens count against the cap
 		rt.access = slices.DeleteFunc(rt.access, func(old *accessToken) bool {

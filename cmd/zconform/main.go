@@ -1,6 +1,8 @@
 // Command zconform certifies Zoho OAuth 2.0 behaviour. Its subcommands:
 //
-//	zconform fake     serve the fake Zoho Accounts server for clients in any language
+//	zconform run        run the conformance catalogue against the bundled fake, write reports
+//	zconform catalogue  list the catalogue's cases
+//	zconform fake       serve the fake Zoho Accounts server for clients in any language
 //
 // Run "zconform help" or "zconform SUBCOMMAND -h" for the flags.
 package main
@@ -18,10 +20,12 @@ func main() {
 const usage = `zconform certifies Zoho OAuth 2.0 behaviour.
 
 Usage:
-  zconform fake [flags]   serve the fake Zoho Accounts server (every DC, control API)
-  zconform help           show this help
+  zconform run [flags]        run the conformance catalogue against the bundled fake; write reports
+  zconform catalogue [flags]  list the catalogue's cases (table or -json)
+  zconform fake [flags]       serve the fake Zoho Accounts server (every DC, control API)
+  zconform help               show this help
 
-Run "zconform fake -h" for its flags.
+Run "zconform SUBCOMMAND -h" for its flags.
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -32,6 +36,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "fake":
 		return runFake(args[1:], stdout, stderr, nil)
+	case "run":
+		return runRun(args[1:], stdout, stderr)
+	case "catalogue", "catalog":
+		return runCatalogue(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/zconform/zconform/fakeserver"
@@ -22,6 +23,9 @@ const (
 	// EnvOut is the folder for reports (default: out/ at the module root,
 	// else in the working folder).
 	EnvOut = "ZCONFORM_OUT"
+	// EnvSecretsJournal names a file to which the fake appends every secret
+	// it issues, one a line: the project's tests grep the reports for them.
+	EnvSecretsJournal = "ZCONFORM_SECRETS_JOURNAL"
 )
 
 // Target is what a case runs against. Optional capabilities are separate
@@ -77,7 +81,45 @@ func NewFake(profile string) (*Fake, error) {
 	if _, err := zoho.Profile(profile); err != nil {
 		return nil, err
 	}
-	return &Fake{fakeserver.New(fakeserver.WithProfile(profile))}, nil
+	opts := []fakeserver.Option{fakeserver.WithProfile(profile)}
+	if path := os.Getenv(EnvSecretsJournal); path != "" {
+		j, err := openJournal(path)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, fakeserver.WithSecretJournal(j.write))
+	}
+	return &Fake{fakeserver.New(opts...)}, nil
+}
+
+// journal appends secrets to a file, one a line.
+type journal struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+var (
+	journalOnce sync.Once
+	theJournal  *journal
+	journalErr  error
+)
+
+func openJournal(path string) (*journal, error) {
+	journalOnce.Do(func() {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			journalErr = fmt.Errorf("$%s: %w", EnvSecretsJournal, err)
+			return
+		}
+		theJournal = &journal{f: f}
+	})
+	return theJournal, journalErr
+}
+
+func (j *journal) write(secret string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	_, _ = j.f.WriteString(secret + "\n")
 }
 
 // Name is "fake".

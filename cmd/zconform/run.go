@@ -1,0 +1,166 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/zconform/zconform/fixtures/zoho"
+	"github.com/zconform/zconform/reports"
+	"github.com/zconform/zconform/suites/target"
+)
+
+// suitePackage is the conformance suite, built as a go test -c binary.
+const suitePackage = "./suites/conformance"
+
+// runRun builds the conformance suite (unless -suite names a prebuilt one),
+// runs it against the bundled fake, and prints where the reports are and a
+// one-line verdict, with the failing case IDs on the last lines.
+func runRun(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("zconform run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	profile := fs.String("profile", zoho.Kaizen4, "the limit profile to expect: kaizen4 or accounts-2025")
+	labels := fs.String("label-filter", "", `Ginkgo label filter, e.g. "seed: containsAny {K4-NOTE-7}" or "!destructive"`)
+	out := fs.String("out", "out", "folder for the reports")
+	procs := fs.Int("procs", runtime.NumCPU(), "parallel Ginkgo processes (1 runs serially without the ginkgo CLI)")
+	suite := fs.String("suite", "", "a prebuilt conformance suite (go test -c -o conformance.test ./suites/conformance); default: build it")
+	verbose := fs.Bool("v", false, "verbose Ginkgo output")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: zconform run [flags]\n\nRuns the conformance catalogue against the bundled fake and writes JUnit,\nGinkgo JSON, results JSON and a Markdown/HTML summary.\nExit status: 0 when every case that ran passed.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "zconform run: unexpected argument %q (flags only)\n", fs.Arg(0))
+		return 2
+	}
+	if _, err := zoho.Profile(*profile); err != nil {
+		fmt.Fprintf(stderr, "zconform run: -profile: %v\n", err)
+		return 2
+	}
+	if *procs < 1 {
+		fmt.Fprintln(stderr, "zconform run: -procs must be at least 1")
+		return 2
+	}
+	outDir, err := filepath.Abs(*out)
+	if err != nil {
+		fmt.Fprintf(stderr, "zconform run: -out: %v\n", err)
+		return 2
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		fmt.Fprintf(stderr, "zconform run: cannot create the report folder: %v\n", err)
+		return 1
+	}
+	root, rootErr := moduleRoot()
+	bin := *suite
+	if bin == "" {
+		if rootErr != nil {
+			fmt.Fprintf(stderr, "zconform run: %v\n", rootErr)
+			return 1
+		}
+		bin = filepath.Join(root, "bin", "conformance.test")
+		build := exec.Command("go", "test", "-c", "-o", bin, suitePackage)
+		build.Dir, build.Stdout, build.Stderr = root, stderr, stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintf(stderr, "zconform run: building the suite failed: %v\n", err)
+			return 1
+		}
+	} else if _, err := os.Stat(bin); err != nil {
+		fmt.Fprintf(stderr, "zconform run: -suite: %v\n", err)
+		return 2
+	}
+	results := filepath.Join(outDir, "results.json")
+	_ = os.Remove(results) // a crashed run must not leave the last verdict behind
+
+	var cmd *exec.Cmd
+	if *procs > 1 {
+		if rootErr != nil {
+			fmt.Fprintf(stderr, "zconform run: -procs %d needs the ginkgo CLI of the zconform checkout (%v); use -procs 1\n", *procs, rootErr)
+			return 2
+		}
+		a := []string{"tool", "ginkgo", "run", "--procs", fmt.Sprint(*procs)}
+		if *labels != "" {
+			a = append(a, "--label-filter", *labels)
+		}
+		if *verbose {
+			a = append(a, "-v")
+		}
+		if os.Getenv("CI") != "" {
+			a = append(a, "--no-color")
+		}
+		cmd = exec.Command("go", append(a, bin)...)
+		cmd.Dir = root
+	} else {
+		a := []string{}
+		if *labels != "" {
+			a = append(a, "-ginkgo.label-filter="+*labels)
+		}
+		if *verbose {
+			a = append(a, "-ginkgo.v")
+		}
+		cmd = exec.Command(bin, a...)
+	}
+	cmd.Env = append(os.Environ(), target.EnvProfile+"="+*profile, target.EnvOut+"="+outDir)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	runErr := cmd.Run()
+
+	r, err := reports.ReadResults(results)
+	if err != nil {
+		fmt.Fprintf(stderr, "zconform run: the suite wrote no results (%v); its exit: %v\n", err, runErr)
+		return 1
+	}
+	fmt.Fprintf(stdout, "\nreports in %s: junit.xml, ginkgo.json, results.json, summary.md, summary.html\n", relative(outDir))
+	fmt.Fprintln(stdout, r.Verdict())
+	failed := r.Failed()
+	if len(failed) > 0 {
+		fmt.Fprintln(stdout, "failing cases:")
+		for _, id := range failed {
+			fmt.Fprintln(stdout, "  "+id)
+		}
+		return 1
+	}
+	if runErr != nil {
+		fmt.Fprintf(stdout, "the suite itself failed (%v): see the output above\n", runErr)
+		return 1
+	}
+	return 0
+}
+
+// moduleRoot finds the zconform checkout by walking up to its go.mod.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.Contains(string(data), "module github.com/zconform/zconform\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("not inside the zconform checkout: run it from there, or pass -suite with a prebuilt conformance.test and -procs 1")
+		}
+		dir = parent
+	}
+}
+
+func relative(p string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
+			return r
+		}
+	}
+	return p
+}
