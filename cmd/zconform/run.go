@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/zconform/zconform/fakeserver"
 	"github.com/zconform/zconform/fixtures/zoho"
 	"github.com/zconform/zconform/reports"
 	"github.com/zconform/zconform/suites/target"
@@ -31,6 +32,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	procs := fs.Int("procs", runtime.NumCPU(), "parallel Ginkgo processes (1 runs serially without the ginkgo CLI)")
 	suite := fs.String("suite", "", "a prebuilt conformance suite (go test -c -o conformance.test ./suites/conformance); default: build it")
 	verbose := fs.Bool("v", false, "verbose Ginkgo output")
+	breaks := fs.String("break", "", "comma-separated seed IDs whose rules the fake breaks, to watch the suite catch them (e.g. K4-TOKEN-CODE-b)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: zconform run [flags]\n\nRuns the conformance catalogue against the bundled fake and writes JUnit,\nGinkgo JSON, results JSON and a Markdown/HTML summary.\nExit status: 0 when every case that ran passed.\n\nFlags:")
 		fs.PrintDefaults()
@@ -48,6 +50,14 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	if _, err := zoho.Profile(*profile); err != nil {
 		fmt.Fprintf(stderr, "zconform run: -profile: %v\n", err)
 		return 2
+	}
+	for _, id := range strings.Split(*breaks, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			if _, ok := fakeserver.BreakEffect(zoho.SeedID(id)); !ok {
+				fmt.Fprintf(stderr, "zconform run: -break: no break for %q: use seed IDs of docs/zoho-oauth.md (zconform catalogue lists them)\n", id)
+				return 2
+			}
+		}
 	}
 	if *procs < 1 {
 		fmt.Fprintln(stderr, "zconform run: -procs must be at least 1")
@@ -111,7 +121,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		}
 		cmd = exec.Command(bin, a...)
 	}
-	cmd.Env = append(os.Environ(), target.EnvProfile+"="+*profile, target.EnvOut+"="+outDir)
+	cmd.Env = append(os.Environ(), target.EnvProfile+"="+*profile, target.EnvOut+"="+outDir, target.EnvFakeBreaks+"="+*breaks)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	runErr := cmd.Run()
 

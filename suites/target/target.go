@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +27,9 @@ const (
 	// EnvSecretsJournal names a file to which the fake appends every secret
 	// it issues, one a line: the project's tests grep the reports for them.
 	EnvSecretsJournal = "ZCONFORM_SECRETS_JOURNAL"
+	// EnvFakeBreaks lists seed IDs (comma-separated) whose rules the fake
+	// breaks: to watch the suite catch a violation.
+	EnvFakeBreaks = "ZCONFORM_FAKE_BREAKS"
 )
 
 // Target is what a case runs against. Optional capabilities are separate
@@ -89,7 +93,23 @@ func NewFake(profile string) (*Fake, error) {
 		}
 		opts = append(opts, fakeserver.WithSecretJournal(j.write))
 	}
-	return &Fake{fakeserver.New(opts...)}, nil
+	srv := fakeserver.New(opts...)
+	if err := srv.Break(FakeBreaks()...); err != nil {
+		srv.Close()
+		return nil, fmt.Errorf("$%s: %w", EnvFakeBreaks, err)
+	}
+	return &Fake{srv}, nil
+}
+
+// FakeBreaks returns the seed IDs of $ZCONFORM_FAKE_BREAKS.
+func FakeBreaks() []zoho.SeedID {
+	var out []zoho.SeedID
+	for _, s := range strings.Split(os.Getenv(EnvFakeBreaks), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, zoho.SeedID(s))
+		}
+	}
+	return out
 }
 
 // journal appends secrets to a file, one a line.

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zconform/zconform/reports"
+	"github.com/zconform/zconform/suites/target"
+)
+
+// The main job end to end: build the suite, run it in parallel against the
+// fake, read the verdict; then against a fake that breaks two rules, where
+// it must fail with the failing IDs on the last lines, and no report may
+// hold a secret the run used.
+func TestRunEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the conformance suite")
+	}
+	out := t.TempDir()
+	var stdout, stderr syncBuffer
+	code := run([]string{"run", "-out", out, "-procs", "2"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	r, err := reports.ReadResults(filepath.Join(out, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Totals.Passed == 0 || r.Totals.Failed != 0 || !strings.Contains(lastLines(stdout.String(), 1), "PASS") {
+		t.Fatalf("totals %+v, last line %q", r.Totals, lastLines(stdout.String(), 1))
+	}
+	for _, f := range []string{"junit.xml", "ginkgo.json", "results.json", "summary.md", "summary.html"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("no %s: %v", f, err)
+		}
+	}
+
+	broken := t.TempDir()
+	journal := filepath.Join(t.TempDir(), "secrets")
+	t.Setenv(target.EnvSecretsJournal, journal)
+	stdout, stderr = syncBuffer{}, syncBuffer{}
+	code = run([]string{"run", "-out", broken, "-procs", "2", "-break", "K4-TOKEN-CODE-b,K4-NOTE-5"}, &stdout, &stderr)
+	if code == 0 {
+		t.Fatalf("a fake with broken rules passed:\n%s", stdout.String())
+	}
+	tail := lastLines(stdout.String(), 8)
+	for _, id := range []string{"TOKEN-CODE-REUSED", "ACCESS-TOKEN-ONE-HOUR"} {
+		if !strings.Contains(tail, "  "+id) {
+			t.Errorf("the last lines do not name %s:\n%s", id, tail)
+		}
+	}
+	data, err := os.ReadFile(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := strings.Fields(string(data))
+	if len(secrets) < 100 {
+		t.Fatalf("the journal holds only %d secrets", len(secrets))
+	}
+	files, _ := filepath.Glob(filepath.Join(broken, "*"))
+	for _, f := range files {
+		content, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range secrets {
+			if strings.Contains(string(content), s) {
+				t.Fatalf("%s holds the secret %s…", filepath.Base(f), s[:9])
+			}
+		}
+	}
+	t.Logf("%d report files free of %d secrets", len(files), len(secrets))
+}
+
+func TestRunRefusesBadFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "-profile", "k9"}, `unknown profile "k9"`},
+		{[]string{"run", "-break", "K4-NOPE"}, `no break for "K4-NOPE"`},
+		{[]string{"run", "-procs", "0"}, "at least 1"},
+		{[]string{"run", "-suite", "/nonexistent/conformance.test", "-procs", "1"}, "-suite"},
+		{[]string{"run", "extra"}, "unexpected argument"},
+	} {
+		var stdout, stderr syncBuffer
+		if code := run(c.args, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", c.args, code, stderr.String(), c.want)
+		}
+	}
+}
+
+func TestCatalogueCommand(t *testing.T) {
+	var stdout, stderr syncBuffer
+	if code := run([]string{"catalogue"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "TOKEN-CODE-REUSED") || !strings.Contains(stdout.String(), "proven by a break") {
+		t.Fatalf("exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	stdout = syncBuffer{}
+	if code := run([]string{"catalogue", "-json", "-area", "data-centres"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), `"id": "DC-GRANT-AT-OTHER-DC"`) || strings.Contains(stdout.String(), "REG-NAME") {
+		t.Fatalf("exit %d\n%s", code, stdout.String())
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
