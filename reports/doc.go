@@ -1,0 +1,80 @@
+// Package reports turns a Ginkgo report of a conformance run into the files
+// a CI system and a person read: JUnit XML, Ginkgo JSON, a results JSON for
+// run-to-run diffs, and a certification summary in Markdown and HTML.
+// Secrets (client secrets, codes, tokens) are redacted from everything it
+// writes.
+//
+// # Use
+//
+// Each conformance spec adds its CaseMeta (AddReportEntry(EntryName, ...))
+// first thing, and may add an Observed (ObservedEntryName). The suite's
+// ReportAfterSuite calls
+//
+//	files, err := reports.Write(dir, report, reports.RunMeta{...})
+//
+// and `zconform run` prints Results.Verdict and Results.Failed, reading
+// results.json back with ReadResults when it needs to.
+//
+// Under ginkgo -p the ReportAfterSuite gets the aggregated report, in which
+// the entries of specs that ran on other processes hold JSON-decoded maps
+// (and AsJSON) rather than a CaseMeta; FromReport reads both forms.
+//
+// # What is a case
+//
+// A spec with a CaseMeta entry is a case. A spec labelled case:<ID> that
+// failed, or was skipped with a reason, before its body added the entry (a
+// failing BeforeEach, a Skip in a BeforeEach) is a case too, rebuilt from
+// its labels (case:, seed:, area:, basis:, needs:, destructive, slow), its
+// text ("<ID>: <title>") and its Entry's code location (the catalogue row);
+// its MetaSource is "labels" and its DC unknown. Other specs are no cases:
+// specs filtered out or never reached are left out, and a failed one
+// (BeforeSuite, AfterSuite, a spec that names no case, ...) is a
+// RunFailure. So is each of Ginkgo's special reasons when it reports the
+// suite as failed (interrupted, timed out, --fail-on-pending, ...). Any
+// failed case or run failure fails the run; a run with no case fails too.
+//
+// # The files
+//
+// junit.xml: <testsuites> holding one <testsuite name="zconform
+// conformance"> with tests, failures, errors, skipped, time and timestamp,
+// and suite <properties> target, profile, label_filter, started and
+// verdict. One <testcase> per case, name "<ID>: <title>", classname the
+// area, status passed|failed|skipped, time in seconds, with
+//
+//   - <properties>: case, seeds (all seed IDs, comma-separated, no spaces),
+//     area, basis, needs (comma-separated, only when the case has needs),
+//     target, dc, profile, catalogue ("file:line", when known);
+//   - <skipped>reason</skipped> for a skipped case (jenkins-junit.xsd
+//     allows no attributes on skipped);
+//   - <failure message="the whole failure message" type="failed|panicked|
+//     timedout|interrupted|aborted"> whose text is the message, then where
+//     it failed and the catalogue row;
+//   - <system-out>: the same metadata and outcome as "key: value" lines
+//     (case, title, seeds, area, basis, needs, target, dc, profile,
+//     catalogue, outcome, skip reason or failure, observed, duration), for
+//     readers that drop properties;
+//   - <system-err>: the failed spec's captured output.
+//
+// Then one <testcase classname="setup"> with an <error> per run failure,
+// named "[BeforeSuite]", "[It] text" or "[suite] reason". So tests = cases +
+// run failures, failures = failed cases, errors = run failures. Texts are
+// CDATA. Per-testcase <properties> are the one departure from
+// jenkins-junit.xsd (its testcase has none); Ginkgo (>= 2.33), Surefire 3,
+// GitLab and Testmo read them.
+//
+// ginkgo.json: Ginkgo's own JSON report (what --json-report writes: an
+// array of one types.Report), redacted.
+//
+// results.json: Results (format ResultsFormat), see its fields; durations
+// are strings such as "1.5s".
+//
+// summary.md and summary.html: the certification summary. A header (target,
+// profile, date, verdict, cases by outcome, cases resting on an
+// assumption, seed IDs covered), the coverage table grouped by the
+// sections of the Kaizen #4 post in the post's order, one row per seed ID
+// and case (every seed ID of zoho.Seeds, "no case run" when none covered
+// it; cases citing other seed IDs, or none, in two more groups), then the
+// run failures, the failures with their messages and the skipped cases
+// with their reasons. The HTML is one self-contained HTML5 page (inline
+// CSS, no script, no external resource).
+package reports

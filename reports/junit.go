@@ -1,0 +1,296 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// JUnitSuiteName is the name of the one <testsuite> in junit.xml.
+const JUnitSuiteName = "zconform conformance"
+
+// JUnit property names. Suite-level: PropTarget, PropProfile,
+// PropLabelFilter, PropStarted, PropVerdict. Per testcase: PropCase,
+// PropSeeds, PropArea, PropBasis, PropNeeds (only when the case has
+// needs), PropTarget, PropDC, PropProfile, PropCatalogue (only when known).
+const (
+	PropTarget      = "target"
+	PropProfile     = "profile"
+	PropLabelFilter = "label_filter"
+	PropStarted     = "started"
+	PropVerdict     = "verdict"
+	PropCase        = "case"
+	// PropSeeds holds all the case's seed IDs, comma-separated without
+	// spaces ("K4-TOKEN-CODE-b,K4-NOTE-3"): one property, because many
+	// JUnit readers keep properties in a map and would keep one seed only.
+	PropSeeds     = "seeds"
+	PropArea      = "area"
+	PropBasis     = "basis"
+	PropNeeds     = "needs"
+	PropDC        = "dc"
+	PropCatalogue = "catalogue"
+)
+
+// runFailureClass is the classname of the testcases that stand for run
+// failures.
+const runFailureClass = "setup"
+
+type junitTestSuites struct {
+	XMLName  xml.Name         `xml:"testsuites"`
+	Name     string           `xml:"name,attr"`
+	Tests    int              `xml:"tests,attr"`
+	Failures int              `xml:"failures,attr"`
+	Errors   int              `xml:"errors,attr"`
+	Time     string           `xml:"time,attr"`
+	Suites   []junitTestSuite `xml:"testsuite"`
+}
+
+type junitTestSuite struct {
+	Name       string           `xml:"name,attr"`
+	Tests      int              `xml:"tests,attr"`
+	Failures   int              `xml:"failures,attr"`
+	Errors     int              `xml:"errors,attr"`
+	Skipped    int              `xml:"skipped,attr"`
+	Time       string           `xml:"time,attr"`
+	Timestamp  string           `xml:"timestamp,attr,omitempty"`
+	Properties *junitProperties `xml:"properties"`
+	Cases      []junitTestCase  `xml:"testcase"`
+	SystemOut  *junitText       `xml:"system-out,omitempty"`
+}
+
+type junitProperties struct {
+	Properties []junitProperty `xml:"property"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+// junitTestCase's field order is the element order of jenkins-junit.xsd
+// (skipped, error, failure, system-out, system-err), after the per-case
+// properties, which that schema does not know.
+type junitTestCase struct {
+	Name       string           `xml:"name,attr"`
+	Classname  string           `xml:"classname,attr"`
+	Time       string           `xml:"time,attr"`
+	Status     string           `xml:"status,attr"`
+	Properties *junitProperties `xml:"properties,omitempty"`
+	// Skipped is a plain string element: the schema allows no attributes.
+	Skipped   *junitText     `xml:"skipped,omitempty"`
+	Errors    []junitProblem `xml:"error"`
+	Failures  []junitProblem `xml:"failure"`
+	SystemOut *junitText     `xml:"system-out,omitempty"`
+	SystemErr *junitText     `xml:"system-err,omitempty"`
+}
+
+// junitText is an element's text, written as CDATA so that a multi-line
+// message stays readable in the file (encoding/xml would write each
+// newline as &#xA;).
+type junitText struct {
+	Text string `xml:",cdata"`
+}
+
+func text(s string) *junitText {
+	if s == "" {
+		return nil
+	}
+	return &junitText{s}
+}
+
+type junitProblem struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Body    string `xml:",cdata"`
+}
+
+func seconds(d Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
+
+// junitXML renders the results as JUnit XML.
+func junitXML(r Results) ([]byte, error) {
+	suite := junitTestSuite{
+		Name:    JUnitSuiteName,
+		Time:    seconds(r.Duration),
+		Skipped: r.Totals.Skipped,
+		Properties: &junitProperties{Properties: []junitProperty{
+			{PropTarget, r.Run.Target},
+			{PropProfile, r.Run.Profile},
+			{PropLabelFilter, r.Run.LabelFilter},
+			{PropStarted, timestamp(r.Run.Started)},
+			{PropVerdict, r.Verdict()},
+		}},
+		Timestamp: timestamp(r.Run.Started),
+		SystemOut: text(runText(r)),
+	}
+	for _, c := range r.Cases {
+		suite.Cases = append(suite.Cases, junitCase(c))
+		if c.Outcome == Failed {
+			suite.Failures++
+		}
+	}
+	for _, f := range r.RunFailures {
+		body := f.Message
+		if f.Location != "" {
+			body += "\n\nat " + f.Location
+		}
+		suite.Cases = append(suite.Cases, junitTestCase{
+			Name:      f.Name(),
+			Classname: runFailureClass,
+			Time:      seconds(0),
+			Status:    f.State,
+			Errors:    []junitProblem{{Message: f.Message, Type: f.State, Body: body}},
+		})
+		suite.Errors++
+	}
+	suite.Tests = len(suite.Cases)
+	doc := junitTestSuites{
+		Name:     JUnitSuiteName,
+		Tests:    suite.Tests,
+		Failures: suite.Failures,
+		Errors:   suite.Errors,
+		Time:     suite.Time,
+		Suites:   []junitTestSuite{suite},
+	}
+	var buf bytes.Buffer
+	buf.WriteString(xml.Header)
+	enc := xml.NewEncoder(&buf)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return nil, fmt.Errorf("junit.xml: %v", err)
+	}
+	buf.WriteByte('\n')
+	return buf.Bytes(), nil
+}
+
+func junitCase(c CaseResult) junitTestCase {
+	props := []junitProperty{
+		{PropCase, c.ID},
+		{PropSeeds, strings.Join(c.Seeds, ",")},
+		{PropArea, c.Area},
+		{PropBasis, c.Basis},
+	}
+	if len(c.Needs) > 0 {
+		props = append(props, junitProperty{PropNeeds, strings.Join(c.Needs, ",")})
+	}
+	props = append(props,
+		junitProperty{PropTarget, c.Target},
+		junitProperty{PropDC, c.DC},
+		junitProperty{PropProfile, c.Profile})
+	if c.Catalogue != "" {
+		props = append(props, junitProperty{PropCatalogue, c.Catalogue})
+	}
+	tc := junitTestCase{
+		Name:       c.Name(),
+		Classname:  c.Area,
+		Time:       seconds(c.Duration),
+		Status:     string(c.Outcome),
+		Properties: &junitProperties{Properties: props},
+		SystemOut:  text(caseText(c)),
+	}
+	switch c.Outcome {
+	case Skipped:
+		tc.Skipped = &junitText{c.Reason}
+	case Failed:
+		typ := c.State
+		if typ == "" {
+			typ = "failed"
+		}
+		body := c.Message
+		if c.failureLocation != "" {
+			body += "\n\nat " + c.failureLocation
+			if c.failureNode != "" {
+				body += " (in " + c.failureNode + ")"
+			}
+		}
+		if c.Catalogue != "" {
+			body += "\ncatalogue row: " + c.Catalogue
+		}
+		tc.Failures = []junitProblem{{Message: c.Message, Type: typ, Body: body}}
+		tc.SystemErr = text(c.output)
+	}
+	return tc
+}
+
+// caseText is a case's metadata and outcome as "key: value" lines, for
+// system-out and for readers that drop properties.
+func caseText(c CaseResult) string {
+	var b strings.Builder
+	line := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(&b, "%s: %s\n", k, v)
+		}
+	}
+	line("case", c.ID)
+	line("title", c.Title)
+	line("seeds", strings.Join(c.Seeds, ", "))
+	line("area", c.Area)
+	line("basis", c.Basis)
+	line("needs", strings.Join(c.Needs, ", "))
+	line("target", c.Target)
+	line("dc", c.DC)
+	line("profile", c.Profile)
+	line("catalogue", c.Catalogue)
+	outcome := string(c.Outcome)
+	if c.State != "" {
+		outcome += " (" + c.State + ")"
+	}
+	line("outcome", outcome)
+	switch c.Outcome {
+	case Skipped:
+		line("skip reason", c.Reason)
+	case Failed:
+		line("failure", c.Reason)
+	}
+	if c.Observed != nil {
+		line("observed", observedText(*c.Observed))
+	}
+	line("duration", c.Duration.String())
+	if c.MetaSource != "" {
+		line("metadata from", c.MetaSource)
+	}
+	return b.String()
+}
+
+func observedText(o Observed) string {
+	var parts []string
+	if o.Step != "" {
+		parts = append(parts, "step "+o.Step)
+	}
+	if o.Status != 0 {
+		parts = append(parts, "HTTP "+strconv.Itoa(o.Status))
+	}
+	if o.Error != "" {
+		parts = append(parts, "error "+o.Error)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// runText is the run's metadata and verdict as "key: value" lines.
+func runText(r Results) string {
+	var b strings.Builder
+	line := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(&b, "%s: %s\n", k, v)
+		}
+	}
+	line("target", r.Run.Target)
+	line("profile", r.Run.Profile)
+	line("label filter", r.Run.LabelFilter)
+	line("started", timestamp(r.Run.Started))
+	line("verdict", r.Verdict())
+	line("assumed cases", strconv.Itoa(r.Totals.Assumed))
+	for _, n := range r.Notes {
+		line("note", n)
+	}
+	return b.String()
+}
+
+func timestamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}

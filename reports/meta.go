@@ -1,0 +1,50 @@
+package reports
+
+import "time"
+
+// EntryName is the name of the Ginkgo report entry (AddReportEntry) that
+// carries a spec's CaseMeta. Every conformance spec adds exactly one.
+const EntryName = "zconform-case"
+
+// ObservedEntryName is the name of the report entry that carries what the
+// target last answered in a spec (an Observed), when the spec got that far.
+const ObservedEntryName = "zconform-observed"
+
+// CaseMeta describes the catalogue case a spec runs, and where it ran.
+type CaseMeta struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	// Area groups cases: registration, authorization, self-client,
+	// token-exchange, refresh-revoke, caps-rate-limits, data-centres.
+	Area string `json:"area"`
+	// Seeds are the seed IDs (K4-...) the case covers.
+	Seeds []string `json:"seeds"`
+	// Basis is seed, doc, seen or assumed.
+	Basis string `json:"basis"`
+	// Needs are what the case needs from a target (clock, console, breaks,
+	// destructive, slow).
+	Needs   []string `json:"needs,omitempty"`
+	Target  string   `json:"target"`
+	DC      string   `json:"dc"`
+	Profile string   `json:"profile"`
+	// File and Line locate the case's row in the catalogue.
+	File string `json:"file"`
+	Line int    `json:"line"`
+}
+
+// Observed is the last answer a case saw from the target.
+type Observed struct {
+	Step   string `json:"step"`
+	Status int    `json:"http_status"`
+	// Error is the wire error code, page code or console message, if any.
+	Error string `json:"error,omitempty"`
+}
+
+// RunMeta describes a whole run.
+type RunMeta struct {
+	Target  string    `json:"target"`
+	Profile string    `json:"profile"`
+	Started time.Time `json:"started"`
+	// LabelFilter is the --label-filter the run used, if any.
+	LabelFilter string `json:"label_filter,omitempty"`
+}

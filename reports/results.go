@@ -1,0 +1,295 @@
+package reports
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ResultsFormat is the version of the results.json document. It changes
+// only when a field changes meaning or goes away; new fields may be added
+// without a change.
+const ResultsFormat = 1
+
+// Outcome is what became of a case in a run.
+type Outcome string
+
+// The outcomes of a case.
+const (
+	Passed  Outcome = "passed"
+	Failed  Outcome = "failed"
+	Skipped Outcome = "skipped"
+)
+
+// Results is the per-run document written as results.json: stable, sorted
+// and redacted, so that two runs can be compared case by case.
+type Results struct {
+	// Format is ResultsFormat at the time of writing.
+	Format int `json:"format"`
+	// Run describes the run. Started is the run's start, or Ginkgo's when
+	// the RunMeta had none; Target and Profile fall back to the first case's.
+	Run RunMeta `json:"run"`
+	// Suite is Ginkgo's suite description.
+	Suite string `json:"suite,omitempty"`
+	// Duration is the whole suite's run time as Ginkgo measured it.
+	Duration Duration `json:"duration"`
+	Totals   Totals   `json:"totals"`
+	// Cases are sorted by catalogue row (file, line), then ID and DC.
+	Cases []CaseResult `json:"cases"`
+	// RunFailures are failures that belong to no case: a failed
+	// BeforeSuite, AfterSuite or other setup node, a failed spec that names
+	// no case, or Ginkgo's own reasons for failing the suite (interrupted,
+	// timed out, --fail-on-pending, ...). Any of them fails the run.
+	RunFailures []RunFailure `json:"run_failures,omitempty"`
+	// Notes are Ginkgo's special remarks on a suite that still succeeded,
+	// e.g. "Suite skipped in BeforeSuite".
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Totals counts the cases of a run by outcome.
+type Totals struct {
+	Cases   int `json:"cases"`
+	Passed  int `json:"passed"`
+	Failed  int `json:"failed"`
+	Skipped int `json:"skipped"`
+	// Assumed counts the cases whose basis is "assumed", whatever their outcome.
+	Assumed int `json:"assumed"`
+	// RunFailures is len(Results.RunFailures).
+	RunFailures int `json:"run_failures"`
+}
+
+// CaseResult is one catalogue case in a run.
+type CaseResult struct {
+	ID    string   `json:"id"`
+	Title string   `json:"title"`
+	Area  string   `json:"area"`
+	Seeds []string `json:"seeds"`
+	Basis string   `json:"basis"`
+	Needs []string `json:"needs,omitempty"`
+	// Target, DC and Profile are where the case ran (from its CaseMeta).
+	Target  string `json:"target,omitempty"`
+	DC      string `json:"dc"`
+	Profile string `json:"profile,omitempty"`
+	// Catalogue is the case's row, "file:line".
+	Catalogue string  `json:"catalogue,omitempty"`
+	Outcome   Outcome `json:"outcome"`
+	// State is Ginkgo's state when it says more than Outcome: panicked,
+	// timedout, interrupted, aborted (all failed) or pending (skipped).
+	State string `json:"state,omitempty"`
+	// Reason is the skip reason, or the first line of the failure message.
+	Reason string `json:"reason,omitempty"`
+	// Message is the whole failure message (what was sent, what came back).
+	Message string `json:"message,omitempty"`
+	// Observed is the last answer the case saw from the target, if any.
+	Observed *Observed `json:"observed,omitempty"`
+	Duration Duration  `json:"duration"`
+	// MetaSource is "labels" when the spec never added its CaseMeta (it
+	// failed or was skipped before its body ran) and the case was rebuilt
+	// from its Ginkgo labels and text; then DC is unknown. Empty otherwise.
+	MetaSource string `json:"meta_source,omitempty"`
+
+	// Only known in the process that read the Ginkgo report (for JUnit).
+	failureLocation string
+	failureNode     string
+	output          string
+}
+
+// Assumed says whether the case rests on an assumption (basis "assumed").
+func (c CaseResult) Assumed() bool { return c.Basis == "assumed" }
+
+// Name is the case's test name, "<ID>: <title>", as in the Ginkgo entry.
+func (c CaseResult) Name() string {
+	if c.Title == "" {
+		return c.ID
+	}
+	return c.ID + ": " + c.Title
+}
+
+// RunFailure is a failure that belongs to no case.
+type RunFailure struct {
+	// Node is the Ginkgo node type that failed ("BeforeSuite",
+	// "SynchronizedAfterSuite", "It", ...), or "suite" for a reason Ginkgo
+	// gives for the whole suite.
+	Node string `json:"node"`
+	// Text is the node's text, if it has one.
+	Text  string `json:"text,omitempty"`
+	State string `json:"state,omitempty"`
+	// Message is the failure message, or Ginkgo's reason.
+	Message string `json:"message"`
+	// Location is where it failed, "file:line".
+	Location string `json:"location,omitempty"`
+}
+
+// Name is how reports name the failure: "[BeforeSuite]", "[It] text" or
+// the suite-level reason.
+func (f RunFailure) Name() string {
+	if f.Node == suiteNode {
+		return "[suite] " + firstLine(f.Message)
+	}
+	if f.Text == "" {
+		return "[" + f.Node + "]"
+	}
+	return "[" + f.Node + "] " + f.Text
+}
+
+const suiteNode = "suite"
+
+// Duration is a time.Duration written in JSON as a string ("1.234s",
+// rounded to the millisecond), never as nanoseconds. A number is read as
+// seconds.
+type Duration time.Duration
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string {
+	return time.Duration(d).Round(time.Millisecond).String()
+}
+
+// Seconds returns the duration in seconds, rounded to the millisecond.
+func (d Duration) Seconds() float64 {
+	return time.Duration(d).Round(time.Millisecond).Seconds()
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// UnmarshalJSON reads "1.5s" or a number of seconds.
+func (d *Duration) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err == nil {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("duration %q: %v", s, err)
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var f float64
+	if err := json.Unmarshal(data, &f); err != nil {
+		return fmt.Errorf("duration: want a string like \"1.5s\" or seconds, got %s", data)
+	}
+	*d = Duration(f * float64(time.Second))
+	return nil
+}
+
+// ReadResults reads a results.json written by Write.
+func ReadResults(path string) (Results, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Results{}, err
+	}
+	var r Results
+	if err := json.Unmarshal(data, &r); err != nil {
+		return Results{}, fmt.Errorf("%s: %v", path, err)
+	}
+	if r.Format != ResultsFormat {
+		return Results{}, fmt.Errorf("%s: results format %d, this zconform reads format %d", path, r.Format, ResultsFormat)
+	}
+	return r, nil
+}
+
+// Pass says whether the run passed: at least one case ran, no case
+// failed, and nothing failed outside the cases.
+func (r Results) Pass() bool {
+	return len(r.Cases) > 0 && len(r.Failed()) == 0 && len(r.RunFailures) == 0
+}
+
+// Failed returns the IDs of the failed cases, in the order of Cases, each
+// once.
+func (r Results) Failed() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, c := range r.Cases {
+		if c.Outcome == Failed && !seen[c.ID] {
+			seen[c.ID] = true
+			out = append(out, c.ID)
+		}
+	}
+	return out
+}
+
+// maxVerdictNames caps the names listed in a verdict line.
+const maxVerdictNames = 5
+
+// Verdict is the run's result in one line:
+//
+//	PASS: 41 passed, 0 failed, 3 skipped
+//	FAIL: 2 failed (TOKEN-CODE-REUSED, NOTE-CAPS), 39 passed, 3 skipped
+//	FAIL: 1 run failure ([BeforeSuite]), 0 failed, 0 passed, 0 skipped
+//	FAIL: no case ran
+//
+// At most five names are listed, then "+N more".
+func (r Results) Verdict() string {
+	t := r.countTotals()
+	var parts []string
+	if n := len(r.RunFailures); n > 0 {
+		names := make([]string, 0, n)
+		for _, f := range r.RunFailures {
+			names = append(names, f.Name())
+		}
+		parts = append(parts, fmt.Sprintf("%d run %s (%s)", n, plural(n, "failure", "failures"), nameList(names)))
+	}
+	if len(r.Cases) == 0 {
+		parts = append(parts, "no case ran")
+		return "FAIL: " + strings.Join(parts, ", ")
+	}
+	if failed := r.Failed(); len(failed) > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed (%s), %d passed, %d skipped", t.Failed, nameList(failed), t.Passed, t.Skipped))
+	} else if len(parts) > 0 {
+		parts = append(parts, fmt.Sprintf("0 failed, %d passed, %d skipped", t.Passed, t.Skipped))
+	} else {
+		parts = append(parts, fmt.Sprintf("%d passed, 0 failed, %d skipped", t.Passed, t.Skipped))
+	}
+	word := "FAIL"
+	if r.Pass() {
+		word = "PASS"
+	}
+	return word + ": " + strings.Join(parts, ", ")
+}
+
+func nameList(names []string) string {
+	if len(names) <= maxVerdictNames {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:maxVerdictNames], ", ") + ", +" + strconv.Itoa(len(names)-maxVerdictNames) + " more"
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// countTotals counts from Cases and RunFailures, so that a hand-edited or
+// partly filled Results still gives a truthful verdict.
+func (r Results) countTotals() Totals {
+	t := Totals{Cases: len(r.Cases), RunFailures: len(r.RunFailures)}
+	for _, c := range r.Cases {
+		switch c.Outcome {
+		case Passed:
+			t.Passed++
+		case Failed:
+			t.Failed++
+		case Skipped:
+			t.Skipped++
+		}
+		if c.Assumed() {
+			t.Assumed++
+		}
+	}
+	return t
+}
+
+func firstLine(s string) string {
+	for _, line := range strings.Split(s, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			return line
+		}
+	}
+	return ""
+}

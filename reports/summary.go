@@ -1,0 +1,328 @@
+package reports
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/zconform/zconform/fixtures/zoho"
+)
+
+// noCaseRun marks a seed ID that no case of the run covered.
+const noCaseRun = "no case run"
+
+// summary is what both certification summaries show.
+type summary struct {
+	Title   string
+	Results Results
+	Date    string
+	Verdict string
+	Pass    bool
+	// Sections follow the Kaizen #4 post, then "Other seed IDs" and
+	// "Cases without a seed ID" when needed.
+	Sections    []summarySection
+	SeedsTotal  int
+	SeedsRun    int
+	SeedsPassed int
+	SeedsFailed int
+	Failures    []summaryCase
+	Skipped     []summaryCase
+	RunFailures []RunFailure
+}
+
+type summarySection struct {
+	Name  string
+	Seeds []summarySeed
+}
+
+type summarySeed struct {
+	ID   string
+	Rule string
+	// Status is passed (every case that ran passed, one at least), failed
+	// (a case failed), skipped (every case skipped) or noCaseRun.
+	Status string
+	Cases  []summaryCase
+}
+
+type summaryCase struct {
+	CaseResult
+	// Anchor is the id of the case's entry under Failures, if it failed.
+	Anchor string
+}
+
+func newSummary(r Results) summary {
+	s := summary{
+		Results: r,
+		Verdict: r.Verdict(),
+		Pass:    r.Pass(),
+		Date:    dateText(r.Run.Started),
+	}
+	s.Title = "zconform certification summary"
+	if r.Run.Target != "" {
+		s.Title += ": " + r.Run.Target
+	}
+
+	cases := make([]summaryCase, len(r.Cases))
+	for i, c := range r.Cases {
+		cases[i] = summaryCase{CaseResult: c}
+		switch c.Outcome {
+		case Failed:
+			cases[i].Anchor = fmt.Sprintf("failure-%d", len(s.Failures)+1)
+			s.Failures = append(s.Failures, cases[i])
+		case Skipped:
+			s.Skipped = append(s.Skipped, cases[i])
+		}
+	}
+	s.RunFailures = r.RunFailures
+
+	bySeed := map[string][]summaryCase{}
+	var noSeed []summaryCase
+	for _, c := range cases {
+		if len(c.Seeds) == 0 {
+			noSeed = append(noSeed, c)
+		}
+		for _, id := range c.Seeds {
+			bySeed[id] = append(bySeed[id], c)
+		}
+	}
+	known := map[string]bool{}
+	index := map[zoho.Section]int{}
+	for _, seed := range zoho.Seeds() {
+		id := string(seed.ID)
+		known[id] = true
+		i, ok := index[seed.Section]
+		if !ok {
+			i = len(s.Sections)
+			index[seed.Section] = i
+			s.Sections = append(s.Sections, summarySection{Name: string(seed.Section)})
+		}
+		ss := newSummarySeed(id, seed.Rule, bySeed[id])
+		s.Sections[i].Seeds = append(s.Sections[i].Seeds, ss)
+		s.SeedsTotal++
+		switch ss.Status {
+		case string(Passed):
+			s.SeedsPassed++
+		case string(Failed):
+			s.SeedsFailed++
+		}
+		if ss.Status != noCaseRun {
+			s.SeedsRun++
+		}
+	}
+	var other []string
+	for id := range bySeed {
+		if !known[id] {
+			other = append(other, id)
+		}
+	}
+	if len(other) > 0 {
+		slices.Sort(other)
+		sec := summarySection{Name: "Other seed IDs (not in the Kaizen #4 post)"}
+		for _, id := range other {
+			sec.Seeds = append(sec.Seeds, newSummarySeed(id, "", bySeed[id]))
+		}
+		s.Sections = append(s.Sections, sec)
+	}
+	if len(noSeed) > 0 {
+		s.Sections = append(s.Sections, summarySection{
+			Name:  "Cases without a seed ID",
+			Seeds: []summarySeed{newSummarySeed("", "", noSeed)},
+		})
+	}
+	return s
+}
+
+func newSummarySeed(id, rule string, cases []summaryCase) summarySeed {
+	ss := summarySeed{ID: id, Rule: rule, Cases: cases, Status: noCaseRun}
+	if len(cases) == 0 {
+		return ss
+	}
+	ss.Status = string(Skipped)
+	for _, c := range cases {
+		switch {
+		case c.Outcome == Failed:
+			ss.Status = string(Failed)
+		case c.Outcome == Passed && ss.Status == string(Skipped):
+			ss.Status = string(Passed)
+		}
+	}
+	return ss
+}
+
+func dateText(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// outcomeMark is the outcome with a symbol that survives printing in
+// black and white.
+func outcomeMark(o string) string {
+	switch o {
+	case string(Passed):
+		return "✅ passed"
+	case string(Failed):
+		return "❌ failed"
+	case string(Skipped):
+		return "⏭️ skipped"
+	case noCaseRun:
+		return "— " + noCaseRun
+	}
+	return o
+}
+
+// basisMark shows a case's basis; an assumed one stands out.
+func basisMark(basis string) string {
+	if basis == "assumed" {
+		return "⚠️ assumed"
+	}
+	return basis
+}
+
+// --- Markdown ---------------------------------------------------------
+
+// mdEscaper escapes the characters that Markdown (CommonMark, GFM tables)
+// would read as syntax or HTML in inline text.
+var mdEscaper = strings.NewReplacer(
+	`\`, `\\`, "`", "\\`", `*`, `\*`, `_`, `\_`, `[`, `\[`, `]`, `\]`,
+	`<`, `\<`, `>`, `\>`, `|`, `\|`, "\r\n", " ", "\n", " ", "\r", " ",
+)
+
+func md(s string) string { return mdEscaper.Replace(s) }
+
+// mdFence returns a code fence longer than any run of backticks in s.
+func mdFence(s string) string {
+	longest, run := 0, 0
+	for _, r := range s {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	return strings.Repeat("`", max(3, longest+1))
+}
+
+func summaryMarkdown(r Results) []byte {
+	s := newSummary(r)
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	t := r.Totals
+
+	p("# %s\n\n", md(s.Title))
+	p("| | |\n|---|---|\n")
+	p("| Verdict | **%s** |\n", md(s.Verdict))
+	p("| Target | %s |\n", md(orDash(r.Run.Target)))
+	p("| Profile | %s |\n", md(orDash(r.Run.Profile)))
+	p("| Date | %s |\n", md(s.Date))
+	if r.Run.LabelFilter != "" {
+		p("| Label filter | `%s` |\n", strings.ReplaceAll(r.Run.LabelFilter, "`", "'"))
+	}
+	p("| Cases | %d: %d passed, %d failed, %d skipped |\n", t.Cases, t.Passed, t.Failed, t.Skipped)
+	p("| Resting on an assumption | %d of %d cases (basis ⚠️ assumed) |\n", t.Assumed, t.Cases)
+	p("| Seed IDs | %d of %d with a case run; %d all passed, %d with a failure |\n", s.SeedsRun, s.SeedsTotal, s.SeedsPassed, s.SeedsFailed)
+	if len(r.RunFailures) > 0 {
+		p("| Run failures | %d (see below) |\n", len(r.RunFailures))
+	}
+	p("| Duration | %s |\n", r.Duration)
+	for _, n := range r.Notes {
+		p("| Note | %s |\n", md(n))
+	}
+
+	p("\n## Coverage by the Kaizen #4 post\n")
+	for _, sec := range s.Sections {
+		p("\n### %s\n\n", md(sec.Name))
+		p("| Seed ID | Rule | Case | Outcome | Basis |\n|---|---|---|---|---|\n")
+		for _, seed := range sec.Seeds {
+			id := md(orDash(seed.ID))
+			if seed.ID != "" {
+				id = "**" + id + "**"
+			}
+			if len(seed.Cases) == 0 {
+				p("| %s | %s | | %s | |\n", id, md(seed.Rule), outcomeMark(noCaseRun))
+				continue
+			}
+			for i, c := range seed.Cases {
+				first, rule := id, md(seed.Rule)
+				if i > 0 {
+					first, rule = "", ""
+				}
+				name := md(c.Name())
+				outcome := outcomeMark(string(c.Outcome))
+				if c.Anchor != "" {
+					outcome = "[" + outcome + "](#" + c.Anchor + ")"
+				}
+				p("| %s | %s | %s | %s | %s |\n", first, rule, name, outcome, md(basisMark(c.Basis)))
+			}
+		}
+	}
+
+	if len(r.RunFailures) > 0 {
+		p("\n## Run failures (%d)\n\nThese failed outside any case and fail the run.\n", len(r.RunFailures))
+		for _, f := range r.RunFailures {
+			p("\n### %s\n\n", md(f.Name()))
+			if f.Location != "" {
+				p("At `%s`.\n\n", strings.ReplaceAll(f.Location, "`", "'"))
+			}
+			fence := mdFence(f.Message)
+			p("%s\n%s\n%s\n", fence, f.Message, fence)
+		}
+	}
+
+	p("\n## Failures (%d)\n", len(s.Failures))
+	if len(s.Failures) == 0 {
+		p("\nNo case failed.\n")
+	}
+	for _, c := range s.Failures {
+		p("\n<a id=\"%s\"></a>\n\n### %s\n\n", c.Anchor, md(c.Name()))
+		p("%s\n\n", md(caseLine(c.CaseResult)))
+		fence := mdFence(c.Message)
+		p("%s\n%s\n%s\n", fence, c.Message, fence)
+	}
+
+	p("\n## Skipped (%d)\n", len(s.Skipped))
+	if len(s.Skipped) == 0 {
+		p("\nNo case was skipped.\n")
+	} else {
+		p("\n| Case | Reason |\n|---|---|\n")
+		for _, c := range s.Skipped {
+			p("| %s | %s |\n", md(c.Name()), md(orDash(c.Reason)))
+		}
+	}
+	return []byte(b.String())
+}
+
+// caseLine is a case's metadata in one line.
+func caseLine(c CaseResult) string {
+	parts := []string{"area " + orDash(c.Area)}
+	if len(c.Seeds) > 0 {
+		parts = append(parts, "seeds "+strings.Join(c.Seeds, ", "))
+	}
+	parts = append(parts, "basis "+orDash(c.Basis))
+	if c.DC != "" {
+		parts = append(parts, "DC "+c.DC)
+	}
+	if c.State != "" {
+		parts = append(parts, "state "+c.State)
+	}
+	if c.Observed != nil {
+		parts = append(parts, "observed: "+observedText(*c.Observed))
+	}
+	if c.Catalogue != "" {
+		parts = append(parts, "catalogue "+c.Catalogue)
+	}
+	if c.MetaSource != "" {
+		parts = append(parts, "metadata from "+c.MetaSource)
+	}
+	return strings.Join(parts, " · ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
