@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,6 +36,27 @@ func TestRunEndToEnd(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("no %s: %v", f, err)
 		}
+	}
+
+	// A prebuilt go test -c binary, run serially without the ginkgo CLI.
+	prebuilt := filepath.Join(t.TempDir(), "conformance.test")
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command("go", "test", "-c", "-o", prebuilt, suitePackage)
+	build.Dir = root
+	if msg, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go test -c: %v\n%s", err, msg)
+	}
+	serial := t.TempDir()
+	stdout, stderr = syncBuffer{}, syncBuffer{}
+	code = run([]string{"run", "-suite", prebuilt, "-procs", "1", "-out", serial, "-profile", "accounts-2025", "-label-filter", "area:registration"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("prebuilt serial run: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	if r, err = reports.ReadResults(filepath.Join(serial, "results.json")); err != nil || r.Totals.Cases != 10 || r.Run.Profile != "accounts-2025" {
+		t.Fatalf("prebuilt serial run: %+v %+v, %v", r.Totals, r.Run, err)
 	}
 
 	broken := t.TempDir()

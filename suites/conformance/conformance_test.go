@@ -1,7 +1,6 @@
 package conformance_test
 
 import (
-	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
@@ -51,7 +50,7 @@ func runCase(ctx SpecContext, c fixtures.Case) {
 	}
 	AddReportEntry(reports.EntryName, reports.CaseMeta{
 		ID: c.ID, Title: c.Title, Area: string(c.Area), Seeds: seeds, Basis: string(c.Basis), Needs: needs,
-		Target: t.Name(), DC: strings.ToUpper(string(c.Stimulus.DC)), Profile: t.Profile(), File: c.File, Line: c.Line,
+		Target: t.Name(), DC: string(c.Stimulus.DC), Profile: t.Profile(), File: c.File, Line: c.Line,
 	}, ReportEntryVisibilityNever)
 	if reason := cases.Unsupported(t, c); reason != "" {
 		Skip(reason)
