@@ -304,11 +304,7 @@ func checkDCExchange(r *run) error {
 // refresh token.
 func checkRefresh(r *run) error {
 	dc := r.c.Stimulus.DC
-	c, err := r.webClient(dc, "")
-	if err != nil {
-		return err
-	}
-	t, err := r.offlineTokens(dc, c)
+	c, t, err := r.startWithTokens()
 	if err != nil {
 		return err
 	}
@@ -350,11 +346,7 @@ func checkRefresh(r *run) error {
 		return r.require("use the refreshed access token", u, "")
 	}
 	if r.c.Stimulus.Inject == fixtures.InjectRevoke {
-		u, err := r.useToken(t.apiDomain, t.access)
-		if err != nil {
-			return err
-		}
-		return r.requireError("use an access token of the revoked refresh token", u, zoho.CodeInvalidToken, "revoking a refresh token revokes its access tokens")
+		return r.requireRejected("use an access token of the revoked refresh token", t.apiDomain, t.access, "revoking a refresh token revokes its access tokens")
 	}
 	return nil
 }
@@ -362,11 +354,7 @@ func checkRefresh(r *run) error {
 // checkAccessTokenLifetime: expires_in, works just inside, rejected just past.
 func checkAccessTokenLifetime(r *run) error {
 	dc := r.c.Stimulus.DC
-	c, err := r.webClient(dc, "")
-	if err != nil {
-		return err
-	}
-	t, err := r.offlineTokens(dc, c)
+	c, t, err := r.startWithTokens()
 	if err != nil {
 		return err
 	}
@@ -606,11 +594,7 @@ func checkRefreshTokenCap(r *run) error {
 		return err
 	}
 	if !o.ok {
-		u, err := r.useToken(rts[0].apiDomain, rts[0].access)
-		if err != nil {
-			return err
-		}
-		return r.requireError("use the first refresh token's access token", u, zoho.CodeInvalidToken, "the evicted refresh token's access tokens go with it")
+		return r.requireRejected("use the first refresh token's access token", rts[0].apiDomain, rts[0].access, "the evicted refresh token's access tokens go with it")
 	}
 	return nil
 }

@@ -364,6 +364,26 @@ func (r *run) offlineTokens(dc zoho.DC, c client) (tokens, error) {
 	return t, nil
 }
 
+// startWithTokens registers a web client in the case's DC and gets it
+// offline tokens: where the refresh-side cases start.
+func (r *run) startWithTokens() (client, tokens, error) {
+	c, err := r.webClient(r.c.Stimulus.DC, "")
+	if err != nil {
+		return c, tokens{}, err
+	}
+	t, err := r.offlineTokens(r.c.Stimulus.DC, c)
+	return c, t, err
+}
+
+// requireRejected fails the case unless the API rejects the access token.
+func (r *run) requireRejected(step, apiDomain, access, detail string) error {
+	u, err := r.useToken(apiDomain, access)
+	if err != nil {
+		return err
+	}
+	return r.requireError(step, u, zoho.CodeInvalidToken, detail)
+}
+
 func (r *run) refresh(dc zoho.DC, c client, refreshToken string) (answer, outcome, error) {
 	return r.token(r.t.AccountsURL(dc), url.Values{
 		"grant_type": {"refresh_token"}, "client_id": {c.ID}, "client_secret": {c.Secrets[dc]},
