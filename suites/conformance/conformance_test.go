@@ -1,7 +1,6 @@
 package conformance_test
 
 import (
-
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
 	"github.com/zconform/zconform/fixtures"
