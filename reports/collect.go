@@ -38,7 +38,9 @@ var needLabels = map[string]bool{"destructive": true, "slow": true}
 // cases; a failed one is a RunFailure. When Ginkgo says the suite failed,
 // its special reasons are RunFailures too, and so is a failed suite whose
 // failure no spec explains (so a report built by hand needs
-// SuiteSucceeded: true to pass).
+// SuiteSucceeded: true to pass). Last, the run's deviations (run.Deviations),
+// if any, turn the failed cases they describe into Deviated ones and flag
+// the listed cases that passed, see Deviations.
 func FromReport(report types.Report, run RunMeta) Results {
 	r := Results{
 		Format:   ResultsFormat,
@@ -86,6 +88,9 @@ func FromReport(report types.Report, run RunMeta) Results {
 	if r.Run.Profile == "" && len(r.Cases) > 0 {
 		r.Run.Profile = r.Cases[0].Profile
 	}
+	// Last: a failed case explains a failed suite above even when it
+	// turns out to be an expected deviation.
+	r.applyDeviations()
 	r.Totals = r.countTotals()
 	return r
 }

@@ -13,9 +13,11 @@ import (
 const JUnitSuiteName = "zconform conformance"
 
 // JUnit property names. Suite-level: PropTarget, PropProfile,
-// PropLabelFilter, PropStarted, PropVerdict. Per testcase: PropCase,
-// PropSeeds, PropArea, PropBasis, PropNeeds (only when the case has
-// needs), PropTarget, PropDC, PropProfile, PropCatalogue (only when known).
+// PropLabelFilter, PropStarted, PropVerdict, PropDeviations (only with a
+// deviations file). Per testcase: PropCase, PropSeeds, PropArea,
+// PropBasis, PropNeeds (only when the case has needs), PropTarget, PropDC,
+// PropProfile, PropCatalogue (only when known), PropDeviation and
+// PropNoLongerDeviates (only for a case the deviations file lists).
 const (
 	PropTarget      = "target"
 	PropProfile     = "profile"
@@ -32,6 +34,15 @@ const (
 	PropNeeds     = "needs"
 	PropDC        = "dc"
 	PropCatalogue = "catalogue"
+	// PropDeviations is the run's deviations file: "path (target T, N
+	// entries)".
+	PropDeviations = "deviations"
+	// PropDeviation is the deviations file's entry for the case: its
+	// reason, then its link in parentheses.
+	PropDeviation = "deviation"
+	// PropNoLongerDeviates is "true" on a passed case that the deviations
+	// file lists as deviating.
+	PropNoLongerDeviates = "no_longer_deviates"
 )
 
 // runFailureClass is the classname of the testcases that stand for run
@@ -125,6 +136,9 @@ func junitXML(r Results) ([]byte, error) {
 		Timestamp: timestamp(r.Run.Started),
 		SystemOut: text(runText(r)),
 	}
+	if d := r.Run.Deviations; d != nil {
+		suite.Properties.Properties = append(suite.Properties.Properties, junitProperty{PropDeviations, deviationsText(d)})
+	}
 	for _, c := range r.Cases {
 		suite.Cases = append(suite.Cases, junitCase(c))
 		if c.Outcome == Failed {
@@ -182,6 +196,15 @@ func junitCase(c CaseResult) junitTestCase {
 	if c.Catalogue != "" {
 		props = append(props, junitProperty{PropCatalogue, c.Catalogue})
 	}
+	if c.Deviation != nil {
+		props = append(props, junitProperty{PropDeviation, c.Deviation.Text()})
+	}
+	if c.NoLongerDeviates {
+		props = append(props, junitProperty{PropNoLongerDeviates, "true"})
+	}
+	// A deviated case is a passed testcase for JUnit readers (no failure,
+	// no skipped), with status "deviated" and the deviation in its
+	// properties and system-out.
 	tc := junitTestCase{
 		Name:       c.Name(),
 		Classname:  c.Area,
@@ -243,15 +266,38 @@ func caseText(c CaseResult) string {
 		line("skip reason", c.Reason)
 	case Failed:
 		line("failure", c.Reason)
+	case Deviated:
+		line("differs from the contract", c.Reason)
 	}
 	if c.Observed != nil {
 		line("observed", observedText(*c.Observed))
 	}
+	if d := c.Deviation; d != nil {
+		line("deviation", d.Reason)
+		line("deviation link", d.Link)
+		if d.Observed != nil {
+			line("deviation observed", observedText(*d.Observed))
+		}
+		line("deviation listed at", d.Where())
+	}
+	if c.NoLongerDeviates {
+		line("no longer deviates", "remove it from the deviations file ("+c.Deviation.Where()+")")
+	}
+	line("deviation mismatch", c.DeviationMismatch)
 	line("duration", c.Duration.String())
 	if c.MetaSource != "" {
 		line("metadata from", c.MetaSource)
 	}
+	if c.Outcome == Deviated && c.Message != "" {
+		// What was sent and what came back: the deviation itself.
+		fmt.Fprintf(&b, "\n%s\n", c.Message)
+	}
 	return b.String()
+}
+
+// deviationsText names a deviations file in one line.
+func deviationsText(d *Deviations) string {
+	return fmt.Sprintf("%s (target %s, %d %s)", orDash(d.File), d.Target, len(d.Deviations), plural(len(d.Deviations), "entry", "entries"))
 }
 
 func observedText(o Observed) string {
@@ -281,6 +327,9 @@ func runText(r Results) string {
 	line("label filter", r.Run.LabelFilter)
 	line("started", timestamp(r.Run.Started))
 	line("verdict", r.Verdict())
+	if r.Run.Deviations != nil {
+		line("deviations", deviationsText(r.Run.Deviations))
+	}
 	line("assumed cases", strconv.Itoa(r.Totals.Assumed))
 	for _, n := range r.Notes {
 		line("note", n)

@@ -32,12 +32,14 @@ type CaseMeta struct {
 	Line int    `json:"line"`
 }
 
-// Observed is the last answer a case saw from the target.
+// Observed is the last answer a case saw from the target. In a
+// deviations file (Deviation.Observed) it is what the target is known to
+// answer, and a zero field means "any".
 type Observed struct {
-	Step   string `json:"step"`
-	Status int    `json:"http_status"`
+	Step   string `json:"step" yaml:"step"`
+	Status int    `json:"http_status" yaml:"http_status"`
 	// Error is the wire error code, page code or console message, if any.
-	Error string `json:"error,omitempty"`
+	Error string `json:"error,omitempty" yaml:"error"`
 }
 
 // RunMeta describes a whole run.
@@ -47,4 +49,8 @@ type RunMeta struct {
 	Started time.Time `json:"started"`
 	// LabelFilter is the --label-filter the run used, if any.
 	LabelFilter string `json:"label_filter,omitempty"`
+	// Deviations are the target's expected deviations (LoadDeviations,
+	// DeviationsFromEnv), if the run has any. FromReport applies them to
+	// the cases, and results.json keeps them.
+	Deviations *Deviations `json:"deviations,omitempty"`
 }

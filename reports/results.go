@@ -2,6 +2,7 @@ package reports
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -22,6 +23,9 @@ const (
 	Passed  Outcome = "passed"
 	Failed  Outcome = "failed"
 	Skipped Outcome = "skipped"
+	// Deviated is a case that failed the way the run's deviations file
+	// says the target is known to (see Deviations). It is no failure.
+	Deviated Outcome = "deviated"
 )
 
 // Results is the per-run document written as results.json: stable, sorted
@@ -45,7 +49,8 @@ type Results struct {
 	// timed out, --fail-on-pending, ...). Any of them fails the run.
 	RunFailures []RunFailure `json:"run_failures,omitempty"`
 	// Notes are Ginkgo's special remarks on a suite that still succeeded,
-	// e.g. "Suite skipped in BeforeSuite".
+	// e.g. "Suite skipped in BeforeSuite", and a deviations file that was
+	// not applied because it is for another target.
 	Notes []string `json:"notes,omitempty"`
 }
 
@@ -55,6 +60,10 @@ type Totals struct {
 	Passed  int `json:"passed"`
 	Failed  int `json:"failed"`
 	Skipped int `json:"skipped"`
+	// Deviated counts the cases that deviated as the deviations file says.
+	Deviated int `json:"deviated"`
+	// NoLongerDeviating counts the passed cases the deviations file lists.
+	NoLongerDeviating int `json:"no_longer_deviating"`
 	// Assumed counts the cases whose basis is "assumed", whatever their outcome.
 	Assumed int `json:"assumed"`
 	// RunFailures is len(Results.RunFailures).
@@ -90,6 +99,17 @@ type CaseResult struct {
 	// failed or was skipped before its body ran) and the case was rebuilt
 	// from its Ginkgo labels and text; then DC is unknown. Empty otherwise.
 	MetaSource string `json:"meta_source,omitempty"`
+	// Deviation is the entry of the run's deviations file that lists the
+	// case (for its target, profile and DC), whatever its outcome: the
+	// reason the case deviated, or the entry that no longer holds.
+	Deviation *Deviation `json:"deviation,omitempty"`
+	// NoLongerDeviates is set on a passed case that Deviation lists as
+	// deviating: the entry should go from the deviations file.
+	NoLongerDeviates bool `json:"no_longer_deviates,omitempty"`
+	// DeviationMismatch says why a failed case that Deviation lists is not
+	// the expected deviation (it failed in another way); it is also the
+	// last paragraph of Message.
+	DeviationMismatch string `json:"deviation_mismatch,omitempty"`
 
 	// Only known in the process that read the Ginkgo report (for JUnit).
 	failureLocation string
@@ -176,11 +196,34 @@ func (d *Duration) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// ReadResults reads a results.json written by Write.
+// ReadResults reads a results.json written by Write. A file that is not
+// one (ginkgo.json, junit.xml, any other JSON) is refused with an error
+// saying so.
 func ReadResults(path string) (Results, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Results{}, err
+	}
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(data, &probe); err != nil {
+		var why string
+		var syntax *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syntax):
+			why = "it is not JSON (" + err.Error() + ")"
+		case errors.As(err, &typ):
+			why = "it holds a JSON " + typ.Value + ", not an object"
+		default:
+			why = err.Error()
+		}
+		return Results{}, fmt.Errorf("%s is not a zconform results.json: %s", path, why)
+	}
+	if _, ok := probe["format"]; !ok {
+		return Results{}, fmt.Errorf("%s is not a zconform results.json: it has no \"format\" field", path)
+	}
+	if _, ok := probe["cases"]; !ok {
+		return Results{}, fmt.Errorf("%s is not a zconform results.json: it has no \"cases\" field", path)
 	}
 	var r Results
 	if err := json.Unmarshal(data, &r); err != nil {
@@ -193,18 +236,36 @@ func ReadResults(path string) (Results, error) {
 }
 
 // Pass says whether the run passed: at least one case ran, no case
-// failed, and nothing failed outside the cases.
+// failed, and nothing failed outside the cases. A deviated case is no
+// failure.
 func (r Results) Pass() bool {
 	return len(r.Cases) > 0 && len(r.Failed()) == 0 && len(r.RunFailures) == 0
 }
 
 // Failed returns the IDs of the failed cases, in the order of Cases, each
-// once.
+// once. Deviated cases are not among them.
 func (r Results) Failed() []string {
+	return r.ids(func(c CaseResult) bool { return c.Outcome == Failed })
+}
+
+// Deviated returns the IDs of the cases that deviated as expected, in the
+// order of Cases, each once.
+func (r Results) Deviated() []string {
+	return r.ids(func(c CaseResult) bool { return c.Outcome == Deviated })
+}
+
+// StoppedDeviating returns the IDs of the passed cases that the
+// deviations file lists as deviating (NoLongerDeviates), in the order of
+// Cases, each once: their entries should go from the file.
+func (r Results) StoppedDeviating() []string {
+	return r.ids(func(c CaseResult) bool { return c.NoLongerDeviates })
+}
+
+func (r Results) ids(keep func(CaseResult) bool) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, c := range r.Cases {
-		if c.Outcome == Failed && !seen[c.ID] {
+		if keep(c) && !seen[c.ID] {
 			seen[c.ID] = true
 			out = append(out, c.ID)
 		}
@@ -218,11 +279,14 @@ const maxVerdictNames = 5
 // Verdict is the run's result in one line:
 //
 //	PASS: 41 passed, 0 failed, 3 skipped
+//	PASS: 40 passed, 2 deviated as expected, 0 failed, 3 skipped, 1 stopped deviating (TOKEN-CLIENT-WRONG-SECRET)
 //	FAIL: 2 failed (TOKEN-CODE-REUSED, NOTE-CAPS), 39 passed, 3 skipped
 //	FAIL: 1 run failure ([BeforeSuite]), 0 failed, 0 passed, 0 skipped
 //	FAIL: no case ran
 //
-// At most five names are listed, then "+N more".
+// The deviated count shows only when a case deviated, the stopped
+// deviating list only when a listed case passed. At most five names are
+// listed, then "+N more".
 func (r Results) Verdict() string {
 	t := r.countTotals()
 	var parts []string
@@ -237,12 +301,19 @@ func (r Results) Verdict() string {
 		parts = append(parts, "no case ran")
 		return "FAIL: " + strings.Join(parts, ", ")
 	}
+	deviated := ""
+	if t.Deviated > 0 {
+		deviated = fmt.Sprintf(", %d deviated as expected", t.Deviated)
+	}
 	if failed := r.Failed(); len(failed) > 0 {
-		parts = append(parts, fmt.Sprintf("%d failed (%s), %d passed, %d skipped", t.Failed, nameList(failed), t.Passed, t.Skipped))
+		parts = append(parts, fmt.Sprintf("%d failed (%s), %d passed%s, %d skipped", t.Failed, nameList(failed), t.Passed, deviated, t.Skipped))
 	} else if len(parts) > 0 {
-		parts = append(parts, fmt.Sprintf("0 failed, %d passed, %d skipped", t.Passed, t.Skipped))
+		parts = append(parts, fmt.Sprintf("0 failed, %d passed%s, %d skipped", t.Passed, deviated, t.Skipped))
 	} else {
-		parts = append(parts, fmt.Sprintf("%d passed, 0 failed, %d skipped", t.Passed, t.Skipped))
+		parts = append(parts, fmt.Sprintf("%d passed%s, 0 failed, %d skipped", t.Passed, deviated, t.Skipped))
+	}
+	if stopped := r.StoppedDeviating(); len(stopped) > 0 {
+		parts = append(parts, fmt.Sprintf("%d stopped deviating (%s)", len(stopped), nameList(stopped)))
 	}
 	word := "FAIL"
 	if r.Pass() {
@@ -277,6 +348,11 @@ func (r Results) countTotals() Totals {
 			t.Failed++
 		case Skipped:
 			t.Skipped++
+		case Deviated:
+			t.Deviated++
+		}
+		if c.NoLongerDeviates {
+			t.NoLongerDeviating++
 		}
 		if c.Assumed() {
 			t.Assumed++

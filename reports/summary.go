@@ -21,14 +21,28 @@ type summary struct {
 	Pass    bool
 	// Sections follow the Kaizen #4 post, then "Other seed IDs" and
 	// "Cases without a seed ID" when needed.
-	Sections    []summarySection
-	SeedsTotal  int
-	SeedsRun    int
-	SeedsPassed int
-	SeedsFailed int
-	Failures    []summaryCase
-	Skipped     []summaryCase
-	RunFailures []RunFailure
+	Sections      []summarySection
+	SeedsTotal    int
+	SeedsRun      int
+	SeedsPassed   int
+	SeedsFailed   int
+	SeedsDeviated int
+	Failures      []summaryCase
+	Skipped       []summaryCase
+	RunFailures   []RunFailure
+	// Deviations is the run's deviations file, if any; Deviated are the
+	// cases that deviated as it says, Stopped the passed cases it lists,
+	// Mismatched the failed cases it lists that failed otherwise.
+	Deviations     *Deviations
+	DeviationsText string
+	Deviated       []summaryCase
+	Stopped        []summaryCase
+	Mismatched     []summaryCase
+}
+
+// ShowDeviations says whether the summary has a deviations section.
+func (s summary) ShowDeviations() bool {
+	return s.Deviations != nil || len(s.Deviated) > 0 || len(s.Stopped) > 0 || len(s.Mismatched) > 0
 }
 
 type summarySection struct {
@@ -39,16 +53,26 @@ type summarySection struct {
 type summarySeed struct {
 	ID   string
 	Rule string
-	// Status is passed (every case that ran passed, one at least), failed
-	// (a case failed), skipped (every case skipped) or noCaseRun.
+	// Status is failed (a case failed), deviated (none failed, one
+	// deviated as expected), passed (every other case that ran passed, one
+	// at least), skipped (every case skipped) or noCaseRun.
 	Status string
 	Cases  []summaryCase
 }
 
 type summaryCase struct {
 	CaseResult
-	// Anchor is the id of the case's entry under Failures, if it failed.
+	// Anchor is the id of the case's entry under Failures, if it failed,
+	// or under the deviations, if it deviated or stopped deviating.
 	Anchor string
+}
+
+// Mark is the case's outcome for the coverage table.
+func (c summaryCase) Mark() string {
+	if c.NoLongerDeviates {
+		return outcomeMark(string(c.Outcome)) + " (stopped deviating)"
+	}
+	return outcomeMark(string(c.Outcome))
 }
 
 func newSummary(r Results) summary {
@@ -63,6 +87,10 @@ func newSummary(r Results) summary {
 		s.Title += ": " + r.Run.Target
 	}
 
+	s.Deviations = r.Run.Deviations
+	if s.Deviations != nil {
+		s.DeviationsText = deviationsText(s.Deviations)
+	}
 	cases := make([]summaryCase, len(r.Cases))
 	for i, c := range r.Cases {
 		cases[i] = summaryCase{CaseResult: c}
@@ -70,8 +98,19 @@ func newSummary(r Results) summary {
 		case Failed:
 			cases[i].Anchor = fmt.Sprintf("failure-%d", len(s.Failures)+1)
 			s.Failures = append(s.Failures, cases[i])
+			if c.Deviation != nil {
+				s.Mismatched = append(s.Mismatched, cases[i])
+			}
 		case Skipped:
 			s.Skipped = append(s.Skipped, cases[i])
+		case Deviated:
+			cases[i].Anchor = fmt.Sprintf("deviation-%d", len(s.Deviated)+1)
+			s.Deviated = append(s.Deviated, cases[i])
+		case Passed:
+			if c.NoLongerDeviates {
+				cases[i].Anchor = fmt.Sprintf("stopped-%d", len(s.Stopped)+1)
+				s.Stopped = append(s.Stopped, cases[i])
+			}
 		}
 	}
 	s.RunFailures = r.RunFailures
@@ -105,6 +144,8 @@ func newSummary(r Results) summary {
 			s.SeedsPassed++
 		case string(Failed):
 			s.SeedsFailed++
+		case string(Deviated):
+			s.SeedsDeviated++
 		}
 		if ss.Status != noCaseRun {
 			s.SeedsRun++
@@ -143,6 +184,8 @@ func newSummarySeed(id, rule string, cases []summaryCase) summarySeed {
 		switch {
 		case c.Outcome == Failed:
 			ss.Status = string(Failed)
+		case c.Outcome == Deviated && ss.Status != string(Failed):
+			ss.Status = string(Deviated)
 		case c.Outcome == Passed && ss.Status == string(Skipped):
 			ss.Status = string(Passed)
 		}
@@ -167,6 +210,8 @@ func outcomeMark(o string) string {
 		return "❌ failed"
 	case string(Skipped):
 		return "⏭️ skipped"
+	case string(Deviated):
+		return "🔶 deviated"
 	case noCaseRun:
 		return "— " + noCaseRun
 	}
@@ -216,14 +261,17 @@ func summaryMarkdown(r Results) []byte {
 	p("| | |\n|---|---|\n")
 	p("| Verdict | **%s** |\n", md(s.Verdict))
 	p("| Target | %s |\n", md(orDash(r.Run.Target)))
-	p("| Profile | %s |\n", md(orDash(r.Run.Profile)))
+	p("| Expected profile | %s |\n", md(orDash(r.Run.Profile)))
 	p("| Date | %s |\n", md(s.Date))
 	if r.Run.LabelFilter != "" {
 		p("| Label filter | `%s` |\n", strings.ReplaceAll(r.Run.LabelFilter, "`", "'"))
 	}
-	p("| Cases | %d: %d passed, %d failed, %d skipped |\n", t.Cases, t.Passed, t.Failed, t.Skipped)
+	if s.Deviations != nil {
+		p("| Deviations file | %s |\n", md(s.DeviationsText))
+	}
+	p("| Cases | %s |\n", md(casesText(t)))
 	p("| Resting on an assumption | %d of %d cases (basis ⚠️ assumed) |\n", t.Assumed, t.Cases)
-	p("| Seed IDs | %d of %d with a case run; %d all passed, %d with a failure |\n", s.SeedsRun, s.SeedsTotal, s.SeedsPassed, s.SeedsFailed)
+	p("| Seed IDs | %s |\n", md(s.SeedsText()))
 	if len(r.RunFailures) > 0 {
 		p("| Run failures | %d (see below) |\n", len(r.RunFailures))
 	}
@@ -251,7 +299,7 @@ func summaryMarkdown(r Results) []byte {
 					first, rule = "", ""
 				}
 				name := md(c.Name())
-				outcome := outcomeMark(string(c.Outcome))
+				outcome := c.Mark()
 				if c.Anchor != "" {
 					outcome = "[" + outcome + "](#" + c.Anchor + ")"
 				}
@@ -270,6 +318,10 @@ func summaryMarkdown(r Results) []byte {
 			fence := mdFence(f.Message)
 			p("%s\n%s\n%s\n", fence, f.Message, fence)
 		}
+	}
+
+	if s.ShowDeviations() {
+		summaryMarkdownDeviations(p, s)
 	}
 
 	p("\n## Failures (%d)\n", len(s.Failures))
@@ -293,6 +345,68 @@ func summaryMarkdown(r Results) []byte {
 		}
 	}
 	return []byte(b.String())
+}
+
+func summaryMarkdownDeviations(p func(string, ...any), s summary) {
+	p("\n## Expected deviations (%d)\n\n", len(s.Deviated))
+	if s.Deviations != nil {
+		p("Deviations file: %s. ", md(s.DeviationsText))
+	}
+	p("These cases differ from the documented contract the way the deviations file says: they do not fail the run.\n")
+	if len(s.Deviated) == 0 {
+		p("\nNo case deviated.\n")
+	}
+	for _, c := range s.Deviated {
+		p("\n<a id=\"%s\"></a>\n\n### %s\n\n", c.Anchor, md(c.Name()))
+		p("%s\n\n", md(caseLine(c.CaseResult)))
+		p("- Reason: %s\n", md(c.Deviation.Reason))
+		p("- Link: %s\n", mdLink(c.Deviation.Link))
+		p("- Listed at: `%s`\n", strings.ReplaceAll(c.Deviation.Where(), "`", "'"))
+		fence := mdFence(c.Message)
+		p("\n%s\n%s\n%s\n", fence, c.Message, fence)
+	}
+	if len(s.Stopped) > 0 {
+		p("\n## Stopped deviating (%d)\n\nThese cases passed, but the deviations file lists them as deviating: remove them from the deviations file.\n\n", len(s.Stopped))
+		p("| Case | Reason it was listed | Link | Listed at |\n|---|---|---|---|\n")
+		for _, c := range s.Stopped {
+			p("| <a id=\"%s\"></a>%s | %s | %s | `%s` |\n", c.Anchor, md(c.Name()), md(c.Deviation.Reason), mdLink(c.Deviation.Link),
+				strings.ReplaceAll(c.Deviation.Where(), "`", "'"))
+		}
+	}
+	if len(s.Mismatched) > 0 {
+		p("\n## Deviating differently (%d)\n\nThe deviations file lists these cases, but they failed in another way than it says: they are failures (see below).\n\n", len(s.Mismatched))
+		p("| Case | How | Listed at |\n|---|---|---|\n")
+		for _, c := range s.Mismatched {
+			p("| [%s](#%s) | %s | `%s` |\n", md(c.Name()), c.Anchor, md(c.DeviationMismatch), strings.ReplaceAll(c.Deviation.Where(), "`", "'"))
+		}
+	}
+}
+
+// mdLink is a link to url, with the characters that would end a Markdown
+// link destination escaped.
+func mdLink(u string) string {
+	if u == "" {
+		return "—"
+	}
+	dest := strings.NewReplacer(" ", "%20", "(", "%28", ")", "%29", "<", "%3C", ">", "%3E", "[", "%5B", "]", "%5D", "`", "%60", "|", "%7C").Replace(u)
+	return "[" + md(u) + "](" + dest + ")"
+}
+
+// casesText counts the cases by outcome; the deviated only when there
+// are.
+func casesText(t Totals) string {
+	if t.Deviated == 0 {
+		return fmt.Sprintf("%d: %d passed, %d failed, %d skipped", t.Cases, t.Passed, t.Failed, t.Skipped)
+	}
+	return fmt.Sprintf("%d: %d passed, %d deviated as expected, %d failed, %d skipped", t.Cases, t.Passed, t.Deviated, t.Failed, t.Skipped)
+}
+
+func (s summary) SeedsText() string {
+	text := fmt.Sprintf("%d of %d with a case run; %d all passed, %d with a failure", s.SeedsRun, s.SeedsTotal, s.SeedsPassed, s.SeedsFailed)
+	if s.SeedsDeviated > 0 {
+		text += fmt.Sprintf(", %d with an expected deviation", s.SeedsDeviated)
+	}
+	return text
 }
 
 // caseLine is a case's metadata in one line.

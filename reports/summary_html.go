@@ -11,6 +11,7 @@ var summaryHTMLTemplate = template.Must(template.New("summary.html").Funcs(templ
 	"basisMark":   basisMark,
 	"caseLine":    caseLine,
 	"orDash":      orDash,
+	"casesText":   casesText,
 	"rowspan":     func(s summarySeed) int { return max(1, len(s.Cases)) },
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
@@ -19,7 +20,7 @@ var summaryHTMLTemplate = template.Must(template.New("summary.html").Funcs(templ
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>zconform {{orDash .Results.Run.Target}}: {{if .Pass}}PASS{{else}}FAIL{{end}}</title>
 <style>
-:root { --pass: #1a7f37; --pass-bg: #dafbe1; --fail: #b3261e; --fail-bg: #ffebe9; --skip: #7a5c00; --skip-bg: #fff8c5; --none: #57606a; --none-bg: #f0f2f4; --line: #d0d7de; }
+:root { --pass: #1a7f37; --pass-bg: #dafbe1; --fail: #b3261e; --fail-bg: #ffebe9; --skip: #7a5c00; --skip-bg: #fff8c5; --dev: #9a4d00; --dev-bg: #fff1e5; --none: #57606a; --none-bg: #f0f2f4; --line: #d0d7de; }
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328; margin: 2rem auto; max-width: 76rem; padding: 0 1rem; }
 h1 { font-size: 1.6rem; margin-bottom: .5rem; }
 h2 { font-size: 1.3rem; margin-top: 2.2rem; border-bottom: 1px solid var(--line); padding-bottom: .2rem; }
@@ -32,7 +33,7 @@ table.coverage { table-layout: fixed; }
 table.coverage col.c-seed { width: 15rem; }
 table.coverage col.c-outcome { width: 9rem; }
 table.coverage col.c-basis { width: 7rem; }
-td.o-passed, td.o-failed, td.o-skipped, td.o-none { white-space: nowrap; }
+td.o-passed, td.o-failed, td.o-skipped, td.o-deviated, td.o-none { white-space: nowrap; }
 table.meta th { font-weight: 600; white-space: nowrap; }
 .verdict { display: inline-block; font-weight: 700; font-size: 1.1rem; padding: .35rem .8rem; border-radius: .4rem; margin: .3rem 0 1rem; }
 .verdict.pass { color: var(--pass); background: var(--pass-bg); border: 1px solid var(--pass); }
@@ -40,14 +41,17 @@ table.meta th { font-weight: 600; white-space: nowrap; }
 td.o-passed { color: var(--pass); background: var(--pass-bg); font-weight: 600; }
 td.o-failed { color: var(--fail); background: var(--fail-bg); font-weight: 600; }
 td.o-skipped { color: var(--skip); background: var(--skip-bg); }
+td.o-deviated { color: var(--dev); background: var(--dev-bg); font-weight: 600; }
 td.o-none { color: var(--none); background: var(--none-bg); font-style: italic; }
 td.seed { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; white-space: nowrap; border-left-width: 4px; }
 td.seed.s-passed { border-left-color: var(--pass); }
 td.seed.s-failed { border-left-color: var(--fail); }
 td.seed.s-skipped { border-left-color: var(--skip); }
+td.seed.s-deviated { border-left-color: var(--dev); }
 td.seed.s-none { border-left-color: var(--none); }
 .assumed { color: #8a4600; font-weight: 600; }
 .failure, .runfailure { border-left: 4px solid var(--fail); padding: .1rem 0 .1rem 1rem; margin: 1rem 0; }
+.deviation { border-left: 4px solid var(--dev); padding: .1rem 0 .1rem 1rem; margin: 1rem 0; }
 .caseline { color: #57606a; margin: .2rem 0 .5rem; }
 pre { background: #f6f8fa; border: 1px solid var(--line); border-radius: .3rem; padding: .6rem .8rem; overflow-x: auto; white-space: pre-wrap; word-break: break-word; font-size: .9em; }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
@@ -61,14 +65,17 @@ a { color: inherit; }
 <table class="meta">
 <tbody>
 <tr><th scope="row">Target</th><td>{{orDash .Results.Run.Target}}</td></tr>
-<tr><th scope="row">Profile</th><td>{{orDash .Results.Run.Profile}}</td></tr>
+<tr><th scope="row">Expected profile</th><td>{{orDash .Results.Run.Profile}}</td></tr>
 <tr><th scope="row">Date</th><td>{{.Date}}</td></tr>
 {{- if .Results.Run.LabelFilter}}
 <tr><th scope="row">Label filter</th><td><code>{{.Results.Run.LabelFilter}}</code></td></tr>
 {{- end}}
-<tr><th scope="row">Cases</th><td>{{.Results.Totals.Cases}}: {{.Results.Totals.Passed}} passed, {{.Results.Totals.Failed}} failed, {{.Results.Totals.Skipped}} skipped</td></tr>
+{{- if .Deviations}}
+<tr><th scope="row">Deviations file</th><td>{{.DeviationsText}}</td></tr>
+{{- end}}
+<tr><th scope="row">Cases</th><td>{{casesText .Results.Totals}}</td></tr>
 <tr><th scope="row">Resting on an assumption</th><td>{{.Results.Totals.Assumed}} of {{.Results.Totals.Cases}} cases (basis <span class="assumed">⚠️ assumed</span>)</td></tr>
-<tr><th scope="row">Seed IDs</th><td>{{.SeedsRun}} of {{.SeedsTotal}} with a case run; {{.SeedsPassed}} all passed, {{.SeedsFailed}} with a failure</td></tr>
+<tr><th scope="row">Seed IDs</th><td>{{.SeedsText}}</td></tr>
 {{- if .RunFailures}}
 <tr><th scope="row">Run failures</th><td>{{len .RunFailures}} (see below)</td></tr>
 {{- end}}
@@ -95,7 +102,7 @@ a { color: inherit; }
 {{- range $i, $c := $seed.Cases}}
 <tr>
 {{- if eq $i 0}}<td class="seed s-{{$seed.Status}}" rowspan="{{rowspan $seed}}">{{orDash $seed.ID}}</td><td rowspan="{{rowspan $seed}}">{{$seed.Rule}}</td>{{end -}}
-<td>{{$c.Name}}</td><td class="o-{{$c.Outcome}}">{{if $c.Anchor}}<a href="#{{$c.Anchor}}">{{outcomeMark (print $c.Outcome)}}</a>{{else}}{{outcomeMark (print $c.Outcome)}}{{end}}</td><td{{if $c.Assumed}} class="assumed"{{end}}>{{basisMark $c.Basis}}</td></tr>
+<td>{{$c.Name}}</td><td class="o-{{$c.Outcome}}">{{if $c.Anchor}}<a href="#{{$c.Anchor}}">{{$c.Mark}}</a>{{else}}{{$c.Mark}}{{end}}</td><td{{if $c.Assumed}} class="assumed"{{end}}>{{basisMark $c.Basis}}</td></tr>
 {{- end}}
 {{- end}}
 {{- end}}
@@ -117,6 +124,57 @@ a { color: inherit; }
 </div>
 {{- end}}
 </section>
+{{- end}}
+{{- if .ShowDeviations}}
+<section id="deviations">
+<h2>Expected deviations ({{len .Deviated}})</h2>
+<p>{{if .Deviations}}Deviations file: {{.DeviationsText}}. {{end}}These cases differ from the documented contract the way the deviations file says: they do not fail the run.</p>
+{{- if not .Deviated}}
+<p>No case deviated.</p>
+{{- end}}
+{{- range .Deviated}}
+<div class="deviation" id="{{.Anchor}}">
+<h3>{{.Name}}</h3>
+<p class="caseline">{{caseLine .CaseResult}}</p>
+<table class="meta">
+<tbody>
+<tr><th scope="row">Reason</th><td>{{.Deviation.Reason}}</td></tr>
+<tr><th scope="row">Link</th><td><a href="{{.Deviation.Link}}">{{.Deviation.Link}}</a></td></tr>
+<tr><th scope="row">Listed at</th><td><code>{{.Deviation.Where}}</code></td></tr>
+</tbody>
+</table>
+<pre>{{.Message}}</pre>
+</div>
+{{- end}}
+</section>
+{{- if .Stopped}}
+<section id="stopped-deviating">
+<h2>Stopped deviating ({{len .Stopped}})</h2>
+<p>These cases passed, but the deviations file lists them as deviating: remove them from the deviations file.</p>
+<table>
+<thead><tr><th scope="col">Case</th><th scope="col">Reason it was listed</th><th scope="col">Link</th><th scope="col">Listed at</th></tr></thead>
+<tbody>
+{{- range .Stopped}}
+<tr id="{{.Anchor}}"><td>{{.Name}}</td><td>{{.Deviation.Reason}}</td><td><a href="{{.Deviation.Link}}">{{.Deviation.Link}}</a></td><td><code>{{.Deviation.Where}}</code></td></tr>
+{{- end}}
+</tbody>
+</table>
+</section>
+{{- end}}
+{{- if .Mismatched}}
+<section id="deviating-differently">
+<h2>Deviating differently ({{len .Mismatched}})</h2>
+<p>The deviations file lists these cases, but they failed in another way than it says: they are failures (see below).</p>
+<table>
+<thead><tr><th scope="col">Case</th><th scope="col">How</th><th scope="col">Listed at</th></tr></thead>
+<tbody>
+{{- range .Mismatched}}
+<tr><td><a href="#{{.Anchor}}">{{.Name}}</a></td><td>{{.DeviationMismatch}}</td><td><code>{{.Deviation.Where}}</code></td></tr>
+{{- end}}
+</tbody>
+</table>
+</section>
+{{- end}}
 {{- end}}
 <section id="failures">
 <h2>Failures ({{len .Failures}})</h2>

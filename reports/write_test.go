@@ -380,7 +380,7 @@ func TestSummaryMarkdownContent(t *testing.T) {
 	md := string(readFile(t, files.SummaryMD))
 	for _, want := range []string{
 		"# zconform certification summary: fake\n",
-		"| Target | fake |", "| Profile | kaizen4 |", "| Date | 2026-11-28 17:00:00 UTC |", "| Label filter | `!destructive` |",
+		"| Target | fake |", "| Expected profile | kaizen4 |", "| Date | 2026-11-28 17:00:00 UTC |", "| Label filter | `!destructive` |",
 		"| Resting on an assumption | 1 of 5 cases (basis ⚠️ assumed) |",
 		// One row per case of a seed; a case appears under each seed it covers.
 		"| **K4-TOKEN-CODE-b** | grant token already used: invalid\\_code | TOKEN-CODE-REUSED: a used grant token gets invalid\\_code | [❌ failed](#failure-1) | seed |",

@@ -2,6 +2,7 @@
 //
 //	zconform run        run the conformance catalogue against the bundled fake, write reports
 //	zconform catalogue  list the catalogue's cases
+//	zconform diff       compare two runs' results.json, exit 1 on a regression
 //	zconform fake       serve the fake Zoho Accounts server for clients in any language
 //
 // Run "zconform help" or "zconform SUBCOMMAND -h" for the flags.
@@ -22,7 +23,9 @@ const usage = `zconform certifies Zoho OAuth 2.0 behaviour.
 Usage:
   zconform run [flags]        run the conformance catalogue against the bundled fake; write reports
   zconform catalogue [flags]  list the catalogue's cases (table or -json)
+  zconform diff OLD NEW       compare two runs' results.json: what newly fails, passes, changed; exit 1 on a regression
   zconform fake [flags]       serve the fake Zoho Accounts server (every DC, control API)
+  zconform grant [flags]      get a grant token from the fake without a person (a target file's grants.command)
   zconform help               show this help
 
 Run "zconform SUBCOMMAND -h" for its flags.
@@ -40,6 +43,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runRun(args[1:], stdout, stderr)
 	case "catalogue", "catalog":
 		return runCatalogue(args[1:], stdout, stderr)
+	case "diff":
+		return runDiff(args[1:], stdout, stderr)
+	case "grant":
+		return runGrant(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

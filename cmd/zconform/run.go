@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/zconform/zconform/fakeserver"
+	"github.com/zconform/zconform/fixtures"
 	"github.com/zconform/zconform/fixtures/zoho"
 	"github.com/zconform/zconform/reports"
 	"github.com/zconform/zconform/suites/target"
@@ -26,12 +27,16 @@ const suitePackage = "./suites/conformance"
 func runRun(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("zconform run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	profile := fs.String("profile", zoho.Kaizen4, "the limit profile to expect: kaizen4 or accounts-2025")
+	profile := fs.String("profile", "", "the limit profile to expect: kaizen4 or accounts-2025 (default: the target file's, else kaizen4)")
 	labels := fs.String("label-filter", "", `Ginkgo label filter, e.g. "seed: containsAny {K4-NOTE-7}" or "!destructive"`)
 	out := fs.String("out", "out", "folder for the reports")
 	procs := fs.Int("procs", runtime.NumCPU(), "parallel Ginkgo processes (1 runs serially without the ginkgo CLI)")
 	suite := fs.String("suite", "", "a prebuilt conformance suite (go test -c -o conformance.test ./suites/conformance); default: build it")
 	verbose := fs.Bool("v", false, "verbose Ginkgo output")
+	targetFile := fs.String("target", "", "a target file (YAML): run against that real endpoint instead of the fake (serially)")
+	slow := fs.Bool("slow", false, "with -target: include the cases that wait for real (a grant's minute, an access token's hour)")
+	destructive := fs.Bool("destructive", false, "with -target: include the cases that evict tokens and exhaust rate limits (production needs test_user: true)")
+	deviations := fs.String("deviations", "", "an expected-deviations file: cases that deviate as written are reported as deviations, not failures")
 	breaks := fs.String("break", "", "comma-separated seed IDs whose rules the fake breaks, to watch the suite catch them (e.g. K4-TOKEN-CODE-b)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: zconform run [flags]\n\nRuns the conformance catalogue against the bundled fake and writes JUnit,\nGinkgo JSON, results JSON and a Markdown/HTML summary.\nExit status: 0 when every case that ran passed.\n\nFlags:")
@@ -47,9 +52,11 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "zconform run: unexpected argument %q (flags only)\n", fs.Arg(0))
 		return 2
 	}
-	if _, err := zoho.Profile(*profile); err != nil {
-		fmt.Fprintf(stderr, "zconform run: -profile: %v\n", err)
-		return 2
+	if *profile != "" {
+		if _, err := zoho.Profile(*profile); err != nil {
+			fmt.Fprintf(stderr, "zconform run: -profile: %v\n", err)
+			return 2
+		}
 	}
 	for _, id := range strings.Split(*breaks, ",") {
 		if id = strings.TrimSpace(id); id != "" {
@@ -57,6 +64,41 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "zconform run: -break: no break for %q: use seed IDs of docs/zoho-oauth.md (zconform catalogue lists them)\n", id)
 				return 2
 			}
+		}
+	}
+	if *targetFile != "" {
+		if *breaks != "" {
+			fmt.Fprintln(stderr, "zconform run: -break applies to the bundled fake, not to a -target")
+			return 2
+		}
+		// Check the file (and the production rule) before building anything.
+		if _, err := target.OpenReal(*targetFile, *slow, *destructive); err != nil {
+			fmt.Fprintf(stderr, "zconform run: %v\n", err)
+			return 2
+		}
+		*procs = 1 // a real target's grants and caps are shared: serial
+		if abs, err := filepath.Abs(*targetFile); err == nil {
+			*targetFile = abs
+		}
+	} else if *slow || *destructive {
+		fmt.Fprintln(stderr, "zconform run: -slow and -destructive apply to a -target; against the fake every case runs on the virtual clock")
+		return 2
+	}
+	if *deviations != "" {
+		if abs, err := filepath.Abs(*deviations); err == nil {
+			*deviations = abs
+		}
+		d, err := reports.LoadDeviations(*deviations)
+		if err == nil {
+			var ids []string
+			for _, c := range fixtures.Load().Cases {
+				ids = append(ids, c.ID)
+			}
+			err = d.Check(ids)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "zconform run: -deviations: %v\n", err)
+			return 2
 		}
 	}
 	if *procs < 1 {
@@ -67,10 +109,6 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "zconform run: -out: %v\n", err)
 		return 2
-	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		fmt.Fprintf(stderr, "zconform run: cannot create the report folder: %v\n", err)
-		return 1
 	}
 	root, rootErr := moduleRoot()
 	bin := *suite
@@ -89,6 +127,10 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	} else if _, err := os.Stat(bin); err != nil {
 		fmt.Fprintf(stderr, "zconform run: -suite: %v\n", err)
 		return 2
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		fmt.Fprintf(stderr, "zconform run: cannot create the report folder: %v\n", err)
+		return 1
 	}
 	results := filepath.Join(outDir, "results.json")
 	_ = os.Remove(results) // a crashed run must not leave the last verdict behind
@@ -121,7 +163,9 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		}
 		cmd = exec.Command(bin, a...)
 	}
-	cmd.Env = append(os.Environ(), target.EnvProfile+"="+*profile, target.EnvOut+"="+outDir, target.EnvFakeBreaks+"="+*breaks)
+	cmd.Env = append(os.Environ(), target.EnvProfile+"="+*profile, target.EnvOut+"="+outDir, target.EnvFakeBreaks+"="+*breaks,
+		target.EnvTarget+"="+*targetFile, target.EnvSlow+"="+flag01(*slow), target.EnvDestructive+"="+flag01(*destructive),
+		reports.EnvDeviations+"="+*deviations)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	runErr := cmd.Run()
 
@@ -140,11 +184,20 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	if runErr != nil {
-		fmt.Fprintf(stdout, "the suite itself failed (%v): see the output above\n", runErr)
+	if !r.Pass() {
+		fmt.Fprintf(stdout, "the run did not pass (suite exit: %v): see the output above\n", runErr)
 		return 1
 	}
+	// Ginkgo counts a deviated case as a failed spec; the results know it
+	// deviated as expected.
 	return 0
+}
+
+func flag01(b bool) string {
+	if b {
+		return "1"
+	}
+	return ""
 }
 
 // moduleRoot finds the zconform checkout by walking up to its go.mod.

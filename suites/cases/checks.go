@@ -12,6 +12,7 @@ import (
 	"github.com/zconform/zconform/fakeserver"
 	"github.com/zconform/zconform/fixtures"
 	"github.com/zconform/zconform/fixtures/zoho"
+	"github.com/zconform/zconform/suites/target"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -191,6 +192,12 @@ func checkExchange(r *run) error {
 func checkDCExchange(r *run) error {
 	other := r.c.Stimulus.DC // the "other" DC, e.g. eu
 	home := zoho.US
+	if src, ok := r.t.(target.GrantSource); ok {
+		home = src.UserDC()
+	}
+	if other == home {
+		return &Skipped{Reason: fmt.Sprintf("needs a DC other than the user's (%s)", home)}
+	}
 	con, err := r.console()
 	switch r.c.Stimulus.Variant {
 	case "foreign-dc":

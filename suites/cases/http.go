@@ -20,11 +20,16 @@ import (
 	"github.com/zconform/zconform/suites/target"
 )
 
-// The redirect URI and scope the cases' clients use.
+// The redirect URI and scope the cases' own clients use (a real target's
+// file gives its own).
 const (
 	redirectURI = "https://www.example.com/callback"
 	scope       = "ZohoCRM.users.ALL"
 )
+
+// slowMargin is the least margin a real wait keeps on either side of a
+// limit: the network takes time too.
+const slowMargin = 5 * time.Second
 
 // run is one case on its way.
 type run struct {
@@ -244,6 +249,14 @@ type client struct {
 	fakeserver.Client
 }
 
+// redirect is the client's registered redirect URI ("" for a self client).
+func (c client) redirect() string {
+	if len(c.RedirectURIs) == 0 {
+		return ""
+	}
+	return c.RedirectURIs[0]
+}
+
 func (r *run) console() (target.Console, error) {
 	c, ok := r.t.(target.Console)
 	if !ok {
@@ -253,8 +266,14 @@ func (r *run) console() (target.Console, error) {
 }
 
 // webClient registers a web-based client in a DC, for a user (default: the
-// DC's default user).
+// DC's default user); on a target without a console it is the configured
+// client.
 func (r *run) webClient(dc zoho.DC, user string) (client, error) {
+	if p, ok := r.t.(target.ClientProvider); ok {
+		if _, hasConsole := r.t.(target.Console); !hasConsole {
+			return client{p.Client()}, nil
+		}
+	}
 	con, err := r.console()
 	if err != nil {
 		return client{}, err
@@ -273,9 +292,13 @@ type grant struct {
 
 // authorize asks the DC's authorization endpoint for a grant token.
 func (r *run) authorize(dc zoho.DC, c client, extra url.Values) (grant, outcome, error) {
+	sc := scope
+	if p, ok := r.t.(target.ClientProvider); ok {
+		sc = p.Scope()
+	}
 	q := url.Values{
-		"client_id": {c.ID}, "response_type": {"code"}, "redirect_uri": {redirectURI},
-		"scope": {scope}, "access_type": {"offline"}, "state": {"zconform"},
+		"client_id": {c.ID}, "response_type": {"code"}, "redirect_uri": {c.redirect()},
+		"scope": {sc}, "access_type": {"offline"}, "state": {"zconform"},
 	}
 	for k, vs := range extra {
 		if len(vs) == 1 && vs[0] == "-" {
@@ -306,8 +329,20 @@ func (r *run) authorize(dc zoho.DC, c client, extra url.Values) (grant, outcome,
 	return grant{}, outcome{err: code, status: a.status}, nil
 }
 
-// mustGrant gets a grant token or fails the case at that setup step.
+// mustGrant gets a grant token or fails the case at that setup step. On a
+// target with a grant source (a real one), the source gives it.
 func (r *run) mustGrant(dc zoho.DC, c client, extra url.Values) (grant, error) {
+	if src, ok := r.t.(target.GrantSource); ok {
+		if !src.HasGrants() {
+			return grant{}, &Skipped{Reason: "needs grant tokens: the target file gives no grants.command or grants.codes_env"}
+		}
+		code, err := src.Grant(r.ctx)
+		if err != nil {
+			return grant{}, err
+		}
+		r.sent = append(r.sent, "(grant token from the target's grant source: "+zoho.RedactValue(code)+")")
+		return grant{code: code, location: string(src.UserDC()), accountsServer: r.t.AccountsURL(src.UserDC())}, nil
+	}
 	g, o, err := r.authorize(dc, c, extra)
 	if err != nil {
 		return g, err
@@ -319,7 +354,7 @@ func (r *run) mustGrant(dc zoho.DC, c client, extra url.Values) (grant, error) {
 func exchangeForm(c client, secret, code string) url.Values {
 	return url.Values{
 		"grant_type": {"authorization_code"}, "client_id": {c.ID}, "client_secret": {secret},
-		"redirect_uri": {redirectURI}, "code": {code},
+		"redirect_uri": {c.redirect()}, "code": {code},
 	}
 }
 
@@ -346,6 +381,21 @@ func tokensOf(a answer) tokens {
 // offlineTokens authorizes (offline, fresh consent) and exchanges: the
 // starting point of the refresh-side cases.
 func (r *run) offlineTokens(dc zoho.DC, c client) (tokens, error) {
+	if src, ok := r.t.(target.GrantSource); ok && !src.HasGrants() && src.RefreshToken() != "" {
+		if r.c.Stimulus.Inject == fixtures.InjectRevoke {
+			return tokens{}, &Skipped{Reason: "needs grant tokens: it revokes its refresh token, and the long-lived one of the target file is never revoked"}
+		}
+		a, o, err := r.refresh(src.UserDC(), c, src.RefreshToken())
+		if err != nil {
+			return tokens{}, err
+		}
+		if err := r.require("refresh the target file's refresh token", o, ""); err != nil {
+			return tokens{}, err
+		}
+		t := tokensOf(a)
+		t.refresh = src.RefreshToken()
+		return t, nil
+	}
 	g, err := r.mustGrant(dc, c, url.Values{"prompt": {"consent"}})
 	if err != nil {
 		return tokens{}, err
@@ -405,20 +455,33 @@ func (r *run) useToken(apiDomain, access string) (outcome, error) {
 	return outcome{err: code, status: a.status}, nil
 }
 
-// advance moves the target's clock.
+// advance moves the target's clock, or waits for real on a slow run
+// against a target without a virtual clock.
 func (r *run) advance(d time.Duration) error {
-	c, ok := r.t.(target.Clock)
-	if !ok {
-		return fmt.Errorf("case %s moves time but target %s has no virtual clock: declare needs: [clock]", r.c.ID, r.t.Name())
+	if c, ok := r.t.(target.Clock); ok {
+		r.sent = append(r.sent, fmt.Sprintf("(virtual clock +%s)", d))
+		return c.Advance(d)
 	}
-	r.sent = append(r.sent, fmt.Sprintf("(virtual clock +%s)", d))
-	return c.Advance(d)
+	if rt, ok := r.t.(target.RealTime); ok && rt.Slow() && r.c.NeedsAny(fixtures.NeedSlow) {
+		r.sent = append(r.sent, fmt.Sprintf("(waited %s for real, keeping a margin of at least %s around the limit)", d, slowMargin))
+		select {
+		case <-time.After(d):
+			return nil
+		case <-r.ctx.Done():
+			return r.ctx.Err()
+		}
+	}
+	return fmt.Errorf("case %s moves time but target %s has no virtual clock: declare needs: [clock]", r.c.ID, r.t.Name())
 }
 
-// after resolves the case's Stimulus.After for the profile.
+// after resolves the case's Stimulus.After for the profile; a real wait
+// keeps at least slowMargin around the limit.
 func (r *run) after() (time.Duration, error) {
 	if r.c.Stimulus.After == "" {
 		return 0, nil
+	}
+	if _, virtual := r.t.(target.Clock); !virtual {
+		return fixtures.ResolveAfterMargin(r.c.Stimulus.After, r.limits, slowMargin)
 	}
 	return fixtures.ResolveAfter(r.c.Stimulus.After, r.limits)
 }

@@ -103,12 +103,29 @@ func (f *Failure) Error() string {
 	return zoho.Redact(b.String())
 }
 
+// Skipped is returned by Run when the case cannot run against the target,
+// with the reason.
+type Skipped struct{ Reason string }
+
+func (s *Skipped) Error() string { return "skipped: " + s.Reason }
+
 // Unsupported says why the target cannot run the case ("" when it can).
 func Unsupported(t target.Target, c fixtures.Case) string {
 	var missing []string
+	rt, realTime := t.(target.RealTime)
+	if c.NeedsAny(fixtures.NeedDestructive) && realTime && !rt.Destructive() {
+		return fmt.Sprintf("destructive (evicts the user's tokens or exhausts a rate limit on %s): run with --destructive to include it", t.Name())
+	}
 	if c.NeedsAny(fixtures.NeedClock) {
 		if _, ok := t.(target.Clock); !ok {
-			missing = append(missing, "a virtual clock")
+			switch {
+			case realTime && c.NeedsAny(fixtures.NeedSlow) && rt.Slow():
+				// waits for real
+			case realTime && c.NeedsAny(fixtures.NeedSlow):
+				return fmt.Sprintf("slow (waits for real on %s, which has no virtual clock): run with --slow to include it", t.Name())
+			default:
+				missing = append(missing, "a virtual clock")
+			}
 		}
 	}
 	if c.NeedsAny(fixtures.NeedConsole) {
@@ -140,6 +157,10 @@ func Run(ctx context.Context, t target.Target, c fixtures.Case) (Result, error) 
 	}
 	err := f(r)
 	res := Result{Observed: r.observed, Transcript: slices.Clone(r.sent)}
+	var skip *Skipped
+	if errors.As(err, &skip) {
+		return res, skip
+	}
 	var fail *Failure
 	if errors.As(err, &fail) {
 		fail.Case = c

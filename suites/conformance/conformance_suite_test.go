@@ -20,13 +20,48 @@ func TestConformance(t *testing.T) {
 	RunSpecs(t, "zconform conformance")
 }
 
-var profile string
+var (
+	profile string
+	// shared is the real target of $ZCONFORM_TARGET, nil for the fake.
+	shared *target.Real
+	// targetName names the target in the reports.
+	targetName = "fake"
+)
 
-var _ = BeforeSuite(func() {
+// deviations loads the run's expected-deviations file, checking its case IDs.
+func deviations() (*reports.Deviations, error) {
+	d, err := reports.DeviationsFromEnv()
+	if err != nil || d == nil {
+		return d, err
+	}
+	ids := make([]string, len(catalogue.Cases))
+	for i, c := range catalogue.Cases {
+		ids[i] = c.ID
+	}
+	return d, d.Check(ids)
+}
+
+var _ = BeforeSuite(func(ctx SpecContext) {
 	var err error
 	profile, err = target.Profile()
 	Expect(err).NotTo(HaveOccurred())
-})
+	if _, err := deviations(); err != nil {
+		Fail(err.Error())
+	}
+	shared, err = target.Open(ctx)
+	if err != nil {
+		Fail(err.Error()) // one clear message, before any case runs
+	}
+	if shared != nil {
+		if suiteConfig, _ := GinkgoConfiguration(); suiteConfig.ParallelTotal > 1 {
+			shared.Close()
+			Fail("a real target runs serially (its grant tokens and caps are shared): run without -p")
+		}
+		profile, targetName = shared.Profile(), shared.Name()
+		// Revoke what the run created, also when it fails or is interrupted.
+		DeferCleanup(shared.Close)
+	}
+}, NodeTimeout(2*time.Minute))
 
 // The tree must hold exactly one spec per catalogue case: a table built
 // from data loaded too late would be empty without an error.
@@ -41,8 +76,16 @@ var _ = ReportAfterSuite("zconform reports", func(r Report) {
 		p = "unknown"
 	}
 	dir := target.OutDir()
+	name := targetName
+	if path := os.Getenv(target.EnvTarget); path != "" {
+		if f, err := target.LoadFile(path); err == nil {
+			name = f.Name
+		}
+	}
+	devs, err := deviations()
+	Expect(err).NotTo(HaveOccurred())
 	files, err := reports.Write(dir, r, reports.RunMeta{
-		Target: "fake", Profile: p, Started: r.StartTime, LabelFilter: r.SuiteConfig.LabelFilter,
+		Target: name, Profile: p, Started: r.StartTime, LabelFilter: r.SuiteConfig.LabelFilter, Deviations: devs,
 	})
 	Expect(err).NotTo(HaveOccurred(), "writing the reports to %s", dir)
 	if os.Getenv("ZCONFORM_QUIET") == "" {

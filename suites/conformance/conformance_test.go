@@ -1,6 +1,7 @@
 package conformance_test
 
 import (
+	"errors"
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
 	"github.com/zconform/zconform/fixtures"
@@ -34,11 +35,15 @@ func entries(a fixtures.Area) []TableEntry {
 }
 
 func runCase(ctx SpecContext, c fixtures.Case) {
-	t, err := target.NewFake(profile)
-	if err != nil {
-		Fail(err.Error())
+	var t target.Target = shared
+	if shared == nil {
+		f, err := target.NewFake(profile)
+		if err != nil {
+			Fail(err.Error())
+		}
+		DeferCleanup(f.Close)
+		t = f
 	}
-	DeferCleanup(t.Close)
 	seeds := make([]string, len(c.Seeds))
 	for i, s := range c.Seeds {
 		seeds[i] = string(s)
@@ -57,6 +62,10 @@ func runCase(ctx SpecContext, c fixtures.Case) {
 	res, err := cases.Run(ctx, t, c)
 	if res.Observed != nil {
 		AddReportEntry(reports.ObservedEntryName, *res.Observed, ReportEntryVisibilityNever)
+	}
+	var skipped *cases.Skipped
+	if errors.As(err, &skipped) {
+		Skip(skipped.Reason)
 	}
 	if err != nil {
 		Fail(err.Error())

@@ -5,6 +5,7 @@
 package target
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -73,6 +74,29 @@ type Breaker interface {
 // Inspector reads the target's token state.
 type Inspector interface {
 	LiveAccessTokens(refreshToken string) []string
+}
+
+// ClientProvider gives the client a target file configures (real targets
+// have no console to register one).
+type ClientProvider interface {
+	Client() fakeserver.Client
+	Scope() string
+}
+
+// GrantSource gives fresh grant tokens of the account's user, and says
+// where that user lives.
+type GrantSource interface {
+	HasGrants() bool
+	Grant(ctx context.Context) (string, error)
+	UserDC() zoho.DC
+	RefreshToken() string
+}
+
+// RealTime is a target whose time only passes for real, and the run's
+// opt-ins for slow and destructive cases.
+type RealTime interface {
+	Slow() bool
+	Destructive() bool
 }
 
 // Fake is a target backed by a fresh in-process fake server.
@@ -147,6 +171,32 @@ func (f *Fake) Name() string { return "fake" }
 
 // HTTP is the fake's client.
 func (f *Fake) HTTP() *http.Client { return f.Client() }
+
+// Open returns the run's shared target: the real endpoint of
+// $ZCONFORM_TARGET, opened with the run's opt-ins ($ZCONFORM_SLOW,
+// $ZCONFORM_DESTRUCTIVE) and checked by a preflight; nil when the run goes
+// against the bundled fake, which is fresh for every spec (NewFake).
+func Open(ctx context.Context) (*Real, error) {
+	path := os.Getenv(EnvTarget)
+	if path == "" {
+		return nil, nil
+	}
+	t, err := OpenReal(path, os.Getenv(EnvSlow) == "1", os.Getenv(EnvDestructive) == "1")
+	if err != nil {
+		return nil, err
+	}
+	if p := os.Getenv(EnvProfile); p != "" && p != t.Profile() {
+		t.file.Profile = p // the run says which profile to expect
+		if _, err := zoho.Profile(p); err != nil {
+			return nil, fmt.Errorf("$%s: %w", EnvProfile, err)
+		}
+	}
+	if err := t.Preflight(ctx); err != nil {
+		t.Close()
+		return nil, err
+	}
+	return t, nil
+}
 
 // Profile returns the profile of the run (from $ZCONFORM_PROFILE, default
 // kaizen4), or an error naming the profiles.
