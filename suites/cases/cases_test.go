@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -125,3 +127,51 @@ func (b bare) AccountsURL(dc zoho.DC) string { return b.f.AccountsURL(dc) }
 func (b bare) APIURL(dc zoho.DC) string      { return b.f.APIURL(dc) }
 func (b bare) HTTP() *http.Client            { return b.f.HTTP() }
 func (b bare) Close()                        {}
+
+// A real target skips what it cannot run, each with its reason.
+func TestRealTargetSkipReasons(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "target.yaml")
+	if err := os.WriteFile(path, []byte(`name: staging
+test_user: true
+client:
+  id: 1000.STAGINGCLIENT00000000000000000
+  secret_env: ZC_CASES_SECRET
+  redirect_uri: https://www.example.com/callback
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ZC_CASES_SECRET", "0123456789abcdef0123456789abcdef0123456789")
+	cat := fixtures.Load()
+	for _, opt := range []struct {
+		slow, destructive bool
+		want              map[string]string
+	}{
+		{false, false, map[string]string{
+			"CAP-ACCESS-TOKENS-OLDEST-EVICTED": "run with --destructive",
+			"TOKEN-CODE-EXPIRED":               "run with --slow",
+			"REFRESH-AFTER-A-YEAR":             "needs a virtual clock",
+			"REG-NAME-SPECIAL":                 "needs a console",
+			"TOKEN-CODE-REUSED":                "",
+		}},
+		{true, true, map[string]string{
+			"CAP-ACCESS-TOKENS-OLDEST-EVICTED": "needs a virtual clock",
+			"TOKEN-CODE-EXPIRED":               "",
+			"REFRESH-AFTER-A-YEAR":             "needs a virtual clock",
+		}},
+	} {
+		real, err := target.OpenReal(path, opt.slow, opt.destructive)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, want := range opt.want {
+			c, ok := cat.ByID(id)
+			if !ok {
+				t.Fatalf("no case %s", id)
+			}
+			got := cases.Unsupported(real, c)
+			if (want == "") != (got == "") || !strings.Contains(got, want) {
+				t.Errorf("slow=%v destructive=%v %s: Unsupported = %q, want %q", opt.slow, opt.destructive, id, got, want)
+			}
+		}
+	}
+}
