@@ -39,7 +39,7 @@
 // conformance"> with tests, failures, errors, skipped, time and timestamp,
 // and suite <properties> target, profile, label_filter, started and
 // verdict. One <testcase> per case, name "<ID>: <title>", classname the
-// area, status passed|failed|skipped, time in seconds, with
+// area, status passed|failed|skipped|deviated, time in seconds, with
 //
 //   - <properties>: case, seeds (all seed IDs, comma-separated, no spaces),
 //     area, basis, needs (comma-separated, only when the case has needs),
@@ -53,7 +53,10 @@
 //     (case, title, seeds, area, basis, needs, target, dc, profile,
 //     catalogue, outcome, skip reason or failure, observed, duration), for
 //     readers that drop properties;
-//   - <system-err>: the failed spec's captured output.
+//   - <system-err>: the failed spec's captured output;
+//   - for a case that deviated as the run's deviations file says: no
+//     <failure>, a property deviation (reason and link); a listed case that
+//     passed gets no_longer_deviates=true.
 //
 // Then one <testcase classname="setup"> with an <error> per run failure,
 // named "[BeforeSuite]", "[It] text" or "[suite] reason". So tests = cases +
@@ -75,6 +78,8 @@
 // and case (every seed ID of zoho.Seeds, "no case run" when none covered
 // it; cases citing other seed IDs, or none, in two more groups), then the
 // run failures, the failures with their messages and the skipped cases
-// with their reasons. The HTML is one self-contained HTML5 page (inline
+// with their reasons, and the expected deviations (reason, link), the cases
+// that stopped deviating and those deviating differently. The HTML is one
+// self-contained HTML5 page (inline
 // CSS, no script, no external resource).
 package reports

@@ -311,6 +311,9 @@ func observedText(o Observed) string {
 	if o.Error != "" {
 		parts = append(parts, "error "+o.Error)
 	}
+	if o.Waited != "" {
+		parts = append(parts, o.Waited)
+	}
 	return strings.Join(parts, ", ")
 }
 

@@ -40,6 +40,9 @@ type Observed struct {
 	Status int    `json:"http_status" yaml:"http_status"`
 	// Error is the wire error code, page code or console message, if any.
 	Error string `json:"error,omitempty" yaml:"error"`
+	// Waited says how long the case waited for real, on a target without a
+	// virtual clock, and with what margin.
+	Waited string `json:"waited,omitempty" yaml:"-"`
 }
 
 // RunMeta describes a whole run.

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/zconform/zconform/fixtures/zoho"
@@ -23,6 +26,7 @@ func runGrant(args []string, stdout, stderr io.Writer) int {
 	clientID := fs.String("client-id", "", "the client ID")
 	redirect := fs.String("redirect-uri", "", "the registered redirect URI")
 	scope := fs.String("scope", "ZohoCRM.users.ALL", "the scopes")
+	cacert := fs.String("cacert", "", "a PEM file of a certificate authority to trust (the fake's -cert)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: zconform grant -accounts URL -client-id ID -redirect-uri URI [-scope S]\n\nAuthorizes offline (prompt=consent) without a person and prints the grant\ntoken. It works against the zconform fake, which consents by itself; use it\nas the grants.command of a target file that points at the fake.\n\nFlags:")
 		fs.PrintDefaults()
@@ -40,6 +44,19 @@ func runGrant(args []string, stdout, stderr io.Writer) int {
 	q := url.Values{"client_id": {*clientID}, "response_type": {"code"}, "redirect_uri": {*redirect},
 		"scope": {*scope}, "access_type": {"offline"}, "prompt": {"consent"}}
 	hc := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if *cacert != "" {
+		pem, err := os.ReadFile(*cacert)
+		if err != nil {
+			fmt.Fprintf(stderr, "zconform grant: -cacert: %v\n", err)
+			return 2
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			fmt.Fprintf(stderr, "zconform grant: -cacert: %s holds no PEM certificate\n", *cacert)
+			return 2
+		}
+		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	}
 	resp, err := hc.Get(*accounts + "/oauth/v2/auth?" + q.Encode())
 	if err != nil {
 		fmt.Fprintf(stderr, "zconform grant: %v\n", err)

@@ -42,7 +42,7 @@ func buildZconform(t *testing.T) string {
 	return bin
 }
 
-func startFakeProcess(t *testing.T, bin, profile string) *fakeProcess {
+func startFakeProcess(t *testing.T, bin, profile string, extra ...string) *fakeProcess {
 	t.Helper()
 	dir := t.TempDir()
 	seed := filepath.Join(dir, "seed.yaml")
@@ -58,7 +58,7 @@ clients:
 		t.Fatal(err)
 	}
 	ready := filepath.Join(dir, "ready.json")
-	cmd := exec.Command(bin, "fake", "-addr", "127.0.0.1:0", "-seed", seed, "-ready-file", ready, "-log", "off")
+	cmd := exec.Command(bin, append([]string{"fake", "-addr", "127.0.0.1:0", "-seed", seed, "-ready-file", ready, "-log", "off"}, extra...)...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -333,5 +333,36 @@ deviations:
 	}
 	if len(ids) != 1 || !ids["TOKEN-CLIENT-WRONG-SECRET"] {
 		t.Fatalf("diff lists %v, want exactly TOKEN-CLIENT-WRONG-SECRET:\n%s", ids, raw)
+	}
+}
+
+// A staging endpoint with its own certificate authority: refused with a
+// clear message until the target file trusts it with tls_ca.
+func TestRunOverTLSWithTheTargetsCA(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds zconform and the suite, starts the fake as a process")
+	}
+	bin := buildZconform(t)
+	t.Setenv("ZCONFORM_TEST_SECRET", stagingSecret)
+	cert := filepath.Join(t.TempDir(), "staging-ca.pem")
+	fake := startFakeProcess(t, bin, "kaizen4", "-tls", "-cert", cert)
+	file := fake.targetFile(t, "tls-staging", "kaizen4")
+	body, _ := os.ReadFile(file)
+	body = []byte(strings.Replace(string(body), "allow_http: true\n", "", 1))
+	if err := os.WriteFile(file, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr syncBuffer
+	code := run([]string{"run", "-target", file, "-label-filter", "case:TOKEN-CODE-REUSED", "-out", t.TempDir()}, &stdout, &stderr)
+	if all := stdout.String() + stderr.String(); code == 0 || !strings.Contains(all, "cannot reach the US Accounts server") || !strings.Contains(all, "certificate") {
+		t.Fatalf("untrusted certificate: exit %d:\n%s", code, lastLines(all, 20))
+	}
+	body = []byte(strings.Replace(string(body), ", grant, ", ", grant, -cacert, "+cert+", ", 1))
+	if err := os.WriteFile(file, append(body, []byte("tls_ca: "+cert+"\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr = syncBuffer{}, syncBuffer{}
+	if code := run([]string{"run", "-target", file, "-label-filter", "case:TOKEN-CODE-REUSED", "-out", t.TempDir()}, &stdout, &stderr); code != 0 {
+		t.Fatalf("trusted certificate: exit %d:\n%s", code, lastLines(stdout.String()+stderr.String(), 30))
 	}
 }

@@ -41,6 +41,7 @@ type run struct {
 	want     fixtures.Expect
 	sent     []string
 	observed *reports.Observed
+	waited   time.Duration // real waiting, on a slow run
 }
 
 // answer is what came back from one request.
@@ -463,6 +464,7 @@ func (r *run) advance(d time.Duration) error {
 		return c.Advance(d)
 	}
 	if rt, ok := r.t.(target.RealTime); ok && rt.Slow() && r.c.NeedsAny(fixtures.NeedSlow) {
+		r.waited += d
 		r.sent = append(r.sent, fmt.Sprintf("(waited %s for real, keeping a margin of at least %s around the limit)", d, slowMargin))
 		select {
 		case <-time.After(d):

@@ -156,6 +156,9 @@ func Run(ctx context.Context, t target.Target, c fixtures.Case) (Result, error) 
 		return Result{}, fmt.Errorf("%s: case %s has no expectation for profile %s", c.Location(), c.ID, r.profile)
 	}
 	err := f(r)
+	if r.waited > 0 && r.observed != nil {
+		r.observed.Waited = fmt.Sprintf("waited %s for real (margin %s around each limit)", r.waited, slowMargin)
+	}
 	res := Result{Observed: r.observed, Transcript: slices.Clone(r.sent)}
 	var skip *Skipped
 	if errors.As(err, &skip) {

@@ -57,6 +57,9 @@ type File struct {
 	TestUser bool `yaml:"test_user"`
 	// AllowHTTP allows plain-HTTP endpoints (refused by default).
 	AllowHTTP bool `yaml:"allow_http"`
+	// TLSCA is a PEM file of extra certificate authorities to trust (a
+	// staging deployment's own CA), relative to the target file.
+	TLSCA string `yaml:"tls_ca"`
 	// DataCentres overrides a DC's URLs; the others keep Zoho's.
 	DataCentres map[zoho.DC]DCURLs `yaml:"data_centres"`
 	Client      ClientConfig       `yaml:"client"`

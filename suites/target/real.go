@@ -3,6 +3,8 @@ package target
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -78,9 +81,28 @@ func OpenReal(path string, slow, destructive bool) (*Real, error) {
 			}
 		}
 	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	if f.TLSCA != "" {
+		path := f.TLSCA
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(filepath.Dir(f.path), path)
+		}
+		pem, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: tls_ca: %w", f.path, err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: tls_ca: %s holds no PEM certificate", f.path, path)
+		}
+		transport.TLSClientConfig = &tls.Config{RootCAs: pool}
+	}
 	t.client = &http.Client{
 		Timeout:       30 * time.Second,
-		Transport:     &recorder{next: http.DefaultTransport, t: t},
+		Transport:     &recorder{next: transport, t: t},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	return t, nil
