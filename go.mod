@@ -5,6 +5,7 @@ go 1.26.8
 tool github.com/onsi/ginkgo/v2/ginkgo
 
 require (
+	github.com/jarcoal/httpmock v1.4.2
 	github.com/joshdk/go-junit v1.0.0
 	github.com/onsi/ginkgo/v2 v2.34.0
 	github.com/onsi/gomega v1.44.0

@@ -73,6 +73,19 @@ func (s *Server) controlRoutes() http.Handler {
 	h("POST "+p+"/scopes", s.ctlAddScopes)
 	h("GET "+p+"/requests", s.ctlRequests)
 	h("POST "+p+"/seed", s.ctlSeed)
+	h("POST "+p+"/faults", s.ctlInjectFault)
+	h("GET "+p+"/faults", func(*http.Request) (int, any) { return http.StatusOK, map[string]any{"faults": faultViews(s.Faults())} })
+	h("DELETE "+p+"/faults", func(*http.Request) (int, any) {
+		s.ClearFaults()
+		return http.StatusOK, map[string]any{"faults": []any{}}
+	})
+	h("DELETE "+p+"/faults/{id}", func(r *http.Request) (int, any) {
+		id, err := strconv.Atoi(r.PathValue("id"))
+		if err != nil || !s.RemoveFault(id) {
+			return http.StatusNotFound, controlError{Error: fmt.Sprintf("no fault %q: GET %s/faults lists them", r.PathValue("id"), controlPrefix)}
+		}
+		return http.StatusOK, map[string]any{"faults": faultViews(s.Faults())}
+	})
 	unknown := func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, controlError{Error: fmt.Sprintf("no control endpoint %s %s: GET %s lists them", r.Method, r.URL.Path, controlPrefix)})
 	}
@@ -169,6 +182,7 @@ func (s *Server) ctlIndex(r *http.Request) (int, any) {
 			"GET /clock", "POST /clock/advance", "POST /clock/set",
 			"GET /breaks", "PUT /breaks", "POST /breaks/{id}", "DELETE /breaks/{id}",
 			"GET /limits", "PUT /limits", "POST /scopes", "GET /requests?since=N", "POST /seed",
+			"POST /faults", "GET /faults", "DELETE /faults", "DELETE /faults/{id}",
 		},
 	}
 }
@@ -394,4 +408,48 @@ func (s *Server) ctlSeed(r *http.Request) (int, any) {
 		return bad(err)
 	}
 	return http.StatusOK, map[string]any{"users": s.Users(), "clients": s.Clients()}
+}
+
+// faultWire is a Fault on the control API: the latency as a duration
+// string ("250ms").
+type faultWire struct {
+	Fault
+	Latency string `json:"latency,omitempty"`
+}
+
+// faultView is a FaultState on the control API.
+type faultView struct {
+	FaultState
+	Latency string `json:"latency,omitempty"`
+}
+
+func faultViews(fs []FaultState) []faultView {
+	out := make([]faultView, len(fs))
+	for i, f := range fs {
+		out[i] = faultView{FaultState: f}
+		if f.Latency > 0 {
+			out[i].Latency = f.Latency.String()
+		}
+	}
+	return out
+}
+
+func (s *Server) ctlInjectFault(r *http.Request) (int, any) {
+	var body faultWire
+	if err := decode(r, &body); err != nil {
+		return bad(err)
+	}
+	f := body.Fault
+	if body.Latency != "" {
+		d, err := time.ParseDuration(body.Latency)
+		if err != nil {
+			return bad(fmt.Errorf("latency %q is not a duration: write it like \"250ms\"", body.Latency))
+		}
+		f.Latency = d
+	}
+	id, err := s.InjectFault(f)
+	if err != nil {
+		return bad(err)
+	}
+	return http.StatusOK, map[string]int{"id": id}
 }

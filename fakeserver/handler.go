@@ -45,6 +45,22 @@ func (s *Server) routes() http.Handler {
 		}
 		x := &exchange{w: w, r: r, t: t}
 		defer s.record(x)
+		if f := s.faultFor(r, t); f != nil {
+			s.serveFaulty(w, r, f, x, func(w http.ResponseWriter) {
+				inner := &exchange{w: w, r: r, t: t}
+				s.dispatch(inner)
+				x.params, x.status, x.errStr = inner.params, inner.status, "fault:"+string(f.Kind)+" "+inner.errStr
+			})
+			return
+		}
+		s.dispatch(x)
+	})
+}
+
+// dispatch serves one request to a DC's endpoint.
+func (s *Server) dispatch(x *exchange) {
+	t := x.t
+	{
 		switch t.role {
 		case zoho.Accounts:
 			switch t.path {
@@ -62,7 +78,7 @@ func (s *Server) routes() http.Handler {
 		case zoho.API:
 			s.api(x)
 		}
-	})
+	}
 }
 
 // index answers requests that name no DC: a JSON list of the DC URLs.

@@ -45,6 +45,7 @@ type Server struct {
 	grantsIssued     int
 	standaloneIssued int
 	log              requestLog
+	faults           faultSet
 }
 
 type options struct {
