@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -118,8 +119,8 @@ func (f Fault) validate() error {
 		return fmt.Errorf("times must be 0 (until removed) or more")
 	case f.Share < 0 || f.Share > 1:
 		return fmt.Errorf("share must be between 0 and 1 (0 means every request)")
-	case f.Kind == FaultStatus && (f.Status < 100 || f.Status > 599):
-		return fmt.Errorf("a status fault needs a status between 100 and 599")
+	case f.Kind == FaultStatus && (f.Status < 200 || f.Status > 599):
+		return fmt.Errorf("a status fault needs a status between 200 and 599 (a 1xx is not a final answer)")
 	case f.Kind == FaultLatency && f.Latency <= 0:
 		return fmt.Errorf("a latency fault needs a positive latency")
 	}
@@ -168,6 +169,9 @@ func (fs *faultSet) take(dc zoho.DC, ep Endpoint) *Fault {
 func (s *Server) InjectFault(f Fault) (int, error) {
 	if err := f.validate(); err != nil {
 		return 0, err
+	}
+	if f.DC != "" {
+		f.DC, _ = zoho.ParseDC(string(f.DC)) // "EU" matches requests to eu
 	}
 	s.faults.mu.Lock()
 	defer s.faults.mu.Unlock()
@@ -280,9 +284,11 @@ func (s *Server) serveFaulty(w http.ResponseWriter, r *http.Request, f *Fault, x
 	x.errStr = "fault:" + string(f.Kind)
 	switch f.Kind {
 	case FaultLatency:
-		if s.wait(r.Context(), f.Latency) {
-			serve(w)
+		if !s.wait(r.Context(), f.Latency) {
+			x.status = 0
+			panic(http.ErrAbortHandler) // no answer, not net/http's empty 200
 		}
+		serve(w)
 		return
 	case FaultHang:
 		x.status = 0
@@ -290,7 +296,9 @@ func (s *Server) serveFaulty(w http.ResponseWriter, r *http.Request, f *Fault, x
 		case <-r.Context().Done():
 		case <-s.closed:
 		}
-		return
+		// returning would make net/http send an empty 200 before Close
+		// drops the connection: break it instead
+		panic(http.ErrAbortHandler)
 	case FaultStatus:
 		ct := "text/html;charset=UTF-8"
 		if b := strings.TrimSpace(f.Body); strings.HasPrefix(b, "{") || strings.HasPrefix(b, "[") {
@@ -371,6 +379,9 @@ func hijackReset(w http.ResponseWriter) bool {
 	conn, _, err := hj.Hijack()
 	if err != nil {
 		return false
+	}
+	if tc, ok := conn.(*tls.Conn); ok {
+		conn = tc.NetConn() // no close_notify: reset the TCP connection under TLS
 	}
 	if tcp, ok := conn.(*net.TCPConn); ok {
 		_ = tcp.SetLinger(0)

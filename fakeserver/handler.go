@@ -194,9 +194,10 @@ func (s *Server) record(x *exchange) {
 		params["authorization"] = zoho.Redact(scheme) + " " + zoho.RedactValue(strings.TrimSpace(tok))
 	}
 	status := x.status
-	if status == 0 {
-		status = http.StatusOK
+	if status == 0 && !strings.HasPrefix(x.errStr, "fault:") {
+		status = http.StatusOK // net/http's default
 	}
+	// a fault that broke the connection (hang, reset) logs status 0: no answer
 	e := Request{
 		Time: s.clock.Now(), DC: x.t.dc, Role: x.t.role.String(), Method: x.r.Method,
 		Path: zoho.Redact(x.t.path), Params: params, Status: status, Error: x.errStr,

@@ -225,6 +225,11 @@ func (s *Server) Close() {
 	if s.http != nil {
 		s.http.Close()
 	}
+	if s.listener != nil {
+		// http.Server.Close closes only listeners Serve has begun on: a
+		// Close right after Start would leave the port open for a moment.
+		_ = s.listener.Close()
+	}
 }
 
 // Handler is the server's whole HTTP handler (every DC by path prefix or

@@ -18,7 +18,8 @@ type Request struct {
 	Method string            `json:"method"`
 	Path   string            `json:"path"`
 	Params map[string]string `json:"params"`
-	Status int               `json:"status"`
+	// Status is the HTTP status sent; 0 when a fault sent no answer.
+	Status int `json:"status"`
 	// Error is the wire error the fake answered with, if any.
 	Error string `json:"error,omitempty"`
 }

@@ -133,19 +133,19 @@ func (s *Server) roundTrip(req *http.Request) (*http.Response, error) {
 			case <-s.closed:
 				return nil, io.ErrUnexpectedEOF
 			}
-		case FaultReset:
-			s.recordFault(r, t, f)
-			return nil, errReset(req)
 		}
 	}
-	mid := f != nil && f.Kind == FaultCloseMidBody
-	if mid {
-		r = r.WithContext(withFault(r.Context(), nil))
-	} else {
-		r = r.WithContext(withFault(r.Context(), f))
-	}
+	// A reset or a close-mid-body goes through the handler as on the
+	// listener, so that the normal answer's effects (a burnt grant, a
+	// minted token) happen and the log names the fault; without a
+	// connection to break, the handler aborts after writing what it would
+	// have sent.
+	r = r.WithContext(withFault(r.Context(), f))
 	b := &buffered{header: http.Header{}}
-	s.handler.ServeHTTP(b, r)
+	aborted := s.serveAbortable(b, r)
+	if aborted && (f == nil || f.Kind != FaultCloseMidBody) {
+		return nil, errReset(req)
+	}
 	if b.status == 0 {
 		b.status = http.StatusOK
 	}
@@ -155,10 +155,27 @@ func (s *Server) roundTrip(req *http.Request) (*http.Response, error) {
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: b.header, Request: req,
 		ContentLength: int64(len(body)), Body: io.NopCloser(bytes.NewReader(body)),
 	}
-	if mid {
-		resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body[:len(body)/2]), errReader{io.ErrUnexpectedEOF}))
+	if aborted { // close-mid-body: the headers promised more than was written
+		resp.ContentLength, _ = strconv.ParseInt(b.header.Get("Content-Length"), 10, 64)
+		resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{io.ErrUnexpectedEOF}))
 	}
 	return resp, nil
+}
+
+// serveAbortable runs the handler into b and reports whether it aborted
+// (panicked with http.ErrAbortHandler, as a fault does to break the
+// connection).
+func (s *Server) serveAbortable(b *buffered, r *http.Request) (aborted bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler { //nolint:errorlint // the sentinel is panicked as is
+				panic(v)
+			}
+			aborted = true
+		}
+	}()
+	s.handler.ServeHTTP(b, r)
+	return false
 }
 
 func contextErr(ctx context.Context) error {
@@ -171,11 +188,6 @@ func contextErr(ctx context.Context) error {
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
-
-// recordFault logs a request that a fault answered before the handler saw it.
-func (s *Server) recordFault(r *http.Request, t target, f *Fault) {
-	s.record(&exchange{r: r, t: t, params: r.URL.Query(), errStr: "fault:" + string(f.Kind)})
-}
 
 // Redirect is where an authorization request sent the browser.
 type Redirect struct {

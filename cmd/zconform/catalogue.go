@@ -60,7 +60,7 @@ func runCatalogue(args []string, stdout, stderr io.Writer) int {
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tAREA\tSEEDS\tBASIS\tNEEDS\tPROVEN BY\tROW")
-	proven := 0
+	proven, byFault := 0, 0
 	for _, c := range cases {
 		var seeds, needs, proof []string
 		for _, s := range c.Seeds {
@@ -72,13 +72,17 @@ func runCatalogue(args []string, stdout, stderr io.Writer) int {
 		for _, p := range c.Proof {
 			proof = append(proof, string(p))
 		}
-		if len(proof) > 0 {
+		switch {
+		case len(proof) > 0:
 			proven++
+		case c.Stimulus.Fault != nil:
+			byFault++
+			proof = append(proof, "fault off")
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Area, dash(seeds), c.Basis, dash(needs), dash(proof), c.Location())
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "\n%d cases, %d proven by a break, %d without one\n", len(cases), proven, len(cases)-proven)
+	fmt.Fprintf(stdout, "\n%d cases, %d proven by a break, %d by switching their fault off, %d without one\n", len(cases), proven, byFault, len(cases)-proven-byFault)
 	return 0
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zconform/zconform/fakeserver"
 	"github.com/zconform/zconform/fixtures"
 	"github.com/zconform/zconform/fixtures/zoho"
 	"github.com/zconform/zconform/suites/cases"
@@ -45,17 +46,36 @@ func TestEveryCasePassesAgainstTheFake(t *testing.T) {
 }
 
 // Every case fails against a fake that breaks its rule, with a message that
-// names the rule: a case that cannot fail proves nothing.
+// names the rule: a case that cannot fail proves nothing. A fault case
+// (needs: [faults]) has no rule to break: it must fail against a fake whose
+// fault injection does nothing, with a message that names its row.
 func TestEveryCaseFailsAgainstItsBreak(t *testing.T) {
 	cat := fixtures.Load()
-	proven, without := 0, []string{}
+	proven, faultOff, without := 0, 0, []string{}
 	for _, c := range cat.Cases {
-		if len(c.Proof) == 0 {
+		isFault := c.NeedsAny(fixtures.NeedFaults)
+		switch {
+		case len(c.Proof) > 0:
+			proven++
+		case isFault:
+			faultOff++
+		default:
 			without = append(without, c.ID)
-			continue
 		}
-		proven++
 		for _, profile := range c.ProofProfiles {
+			if isFault {
+				t.Run(profile+"/"+c.ID+"/fault-off", func(t *testing.T) {
+					t.Parallel()
+					_, err := cases.Run(context.Background(), faultless{fake(t, profile)}, c)
+					var fail *cases.Failure
+					if !errors.As(err, &fail) {
+						t.Fatalf("with its fault switched off, case %s did not fail (err = %v): it cannot tell the fault from a good answer", c.ID, err)
+					}
+					if msg := err.Error(); !strings.Contains(msg, c.Location()) {
+						t.Errorf("the failure does not name the row %s:\n%s", c.Location(), msg)
+					}
+				})
+			}
 			for _, id := range c.Proof {
 				t.Run(profile+"/"+c.ID+"/"+string(id), func(t *testing.T) {
 					t.Parallel()
@@ -71,8 +91,14 @@ func TestEveryCaseFailsAgainstItsBreak(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("catalogue: %d cases, %d proven by a break, %d without one %v", len(cat.Cases), proven, len(without), without)
+	t.Logf("catalogue: %d cases, %d proven by a break, %d by switching the fault off, %d without %v", len(cat.Cases), proven, faultOff, len(without), without)
 }
+
+// faultless is the fake with fault injection that does nothing: a fault
+// case run against it must fail.
+type faultless struct{ *target.Fake }
+
+func (faultless) InjectFault(fakeserver.Fault) (int, error) { return 0, nil }
 
 // Every seed ID is covered, and proven by at least one case.
 func TestEverySeedIsCoveredAndProven(t *testing.T) {
@@ -115,6 +141,13 @@ func TestUnsupportedSaysWhy(t *testing.T) {
 	if got := cases.Unsupported(fake(t, zoho.Kaizen4), c); got != "" {
 		t.Errorf("the fake has a clock, Unsupported = %q", got)
 	}
+	c, _ = fixtures.Load().ByID("NET-TOKEN-HANG")
+	if got := cases.Unsupported(bare{fake(t, zoho.Kaizen4)}, c); !strings.Contains(got, "fault injection") || !strings.Contains(got, "bare") {
+		t.Errorf("Unsupported = %q", got)
+	}
+	if got := cases.Unsupported(fake(t, zoho.Kaizen4), c); got != "" {
+		t.Errorf("the fake injects faults, Unsupported = %q", got)
+	}
 }
 
 // bare is a target with only the mandatory methods.
@@ -152,11 +185,14 @@ client:
 			"REFRESH-AFTER-A-YEAR":             "needs a virtual clock",
 			"REG-NAME-SPECIAL":                 "needs a console",
 			"TOKEN-CODE-REUSED":                "",
+			"NET-TOKEN-HANG":                   "needs fault injection on the wire",
+			"NET-REFRESH-THROTTLED":            "needs fault injection on the wire",
 		}},
 		{true, true, map[string]string{
 			"CAP-ACCESS-TOKENS-OLDEST-EVICTED": "needs a virtual clock",
 			"TOKEN-CODE-EXPIRED":               "",
 			"REFRESH-AFTER-A-YEAR":             "needs a virtual clock",
+			"NET-TOKEN-500-HTML":               "needs fault injection on the wire",
 		}},
 	} {
 		real, err := target.OpenReal(path, opt.slow, opt.destructive)

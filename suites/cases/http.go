@@ -42,6 +42,9 @@ type run struct {
 	sent     []string
 	observed *reports.Observed
 	waited   time.Duration // real waiting, on a slow run
+	// lastStatus is the status of the reference client's last answer (0:
+	// none), for the fault cases.
+	lastStatus int
 }
 
 // answer is what came back from one request.

@@ -37,6 +37,7 @@ var checks = map[string]check{
 	"refresh-token-cap":     checkRefreshTokenCap,
 	"grant-rate":            checkGrantRate,
 	"refresh-throttle":      checkRefreshThrottle,
+	"fault":                 checkFault,
 }
 
 func init() {
@@ -131,6 +132,11 @@ func Unsupported(t target.Target, c fixtures.Case) string {
 	if c.NeedsAny(fixtures.NeedConsole) {
 		if _, ok := t.(target.Console); !ok {
 			missing = append(missing, "a console to register clients and mint codes")
+		}
+	}
+	if c.NeedsAny(fixtures.NeedFaults) {
+		if _, ok := t.(target.Faulter); !ok {
+			missing = append(missing, "fault injection on the wire (a fake's)")
 		}
 	}
 	if len(missing) > 0 {

@@ -34,7 +34,7 @@ const (
 )
 
 // Target is what a case runs against. Optional capabilities are separate
-// interfaces (Console, Clock, Breaker, Inspector): a case that needs one the
+// interfaces (Console, Clock, Breaker, Faulter, Inspector): a case that needs one the
 // target lacks is skipped with the reason.
 type Target interface {
 	// Name names the target in reports ("fake", or a target file's name).
@@ -69,6 +69,17 @@ type Clock interface {
 // Breaker switches on a break: the target then violates one rule.
 type Breaker interface {
 	Break(ids ...zoho.SeedID) error
+}
+
+// Faulter injects faults on the wire (fakeserver.Fault): HTTP-level ones
+// (a status, a throttle answer, a body that is not JSON, ...) and
+// connection-level ones (a hang, a reset, a connection closed mid-body).
+// The fake has it; a real endpoint cannot, and skips the cases that need
+// it. Faults lists the injected faults with their counters, so that a case
+// can tell whether its fault fired.
+type Faulter interface {
+	InjectFault(fakeserver.Fault) (int, error)
+	Faults() []fakeserver.FaultState
 }
 
 // Inspector reads the target's token state.
