@@ -1,0 +1,66 @@
+// Package certify drives a third-party Zoho integration (an SDK, an app's
+// token manager, a connector) against the fake while it injects Zoho's
+// documented failures (expired and reused grants, DC mismatches, cap
+// overflows, throttles, network faults), and judges how it reacts from
+// what the fake saw on the wire and what the integration reported.
+//
+// A Go integration implements Integration (or is wrapped in one) and runs
+// in-process on Zoho's real host names; any other language speaks a small
+// JSON-lines protocol (see Process).
+package certify
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Env is what the certifier tells an integration when it starts it.
+type Env struct {
+	ClientID, ClientSecret string
+	RedirectURI            string
+	Scope                  string
+	// AccountsURL is the Accounts server the integration was set up for,
+	// where authorization starts (Zoho's US server, or the fake's URL for
+	// it). The redirect may name another (accounts-server).
+	AccountsURL string
+	// HTTPClient reaches the fake (in-process: on Zoho's real host names).
+	HTTPClient *http.Client
+	// Now is the certifier's clock: tokens expire by it, not by the wall
+	// clock. An integration that judges expiry itself must use it.
+	Now func() time.Time
+	// WorkDir is an empty folder the integration may use.
+	WorkDir string
+}
+
+// Report is what the integration says happened.
+type Report struct {
+	// OK is true when it did what was asked (has tokens, made the call).
+	OK bool `json:"ok"`
+	// Error is its error message, if any.
+	Error string `json:"error,omitempty"`
+	// NeedsAuthorization is true when it asks the user to authorize again.
+	NeedsAuthorization bool `json:"needs_authorization,omitempty"`
+	// Unsupported says why it cannot do what was asked, if so.
+	Unsupported string `json:"unsupported,omitempty"`
+}
+
+// Integration is a Zoho integration under certification. Each scenario
+// starts a fresh one.
+type Integration interface {
+	// Name and Version name the integration on the certificate.
+	Name() string
+	Version() string
+	// Start gives the integration its configuration.
+	Start(ctx context.Context, env Env) error
+	// Redirect hands over the query the user's browser brought back to the
+	// redirect URI (code, location, accounts-server, state; or error).
+	Redirect(ctx context.Context, query url.Values) Report
+	// Call asks for one API call as the user (the current user).
+	Call(ctx context.Context) Report
+	// TimePassed says the certifier's clock moved on by d, to now.
+	TimePassed(ctx context.Context, now time.Time, d time.Duration) Report
+	// Close stops the integration.
+	Close() error
+}
