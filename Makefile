@@ -7,13 +7,16 @@ GINKGO   := $(GO) tool ginkgo
 NODESDK  := fakeserver/testdata/nodesdk
 ADDR     ?= 127.0.0.1:8080
 
-.PHONY: conformance test deps vet fmt-check unit ginkgo fake bench catalogue help
+.PHONY: conformance certify test deps vet fmt-check unit ginkgo fake bench catalogue help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 conformance: ## the main job: the whole catalogue against the bundled fake; reports in out/ (PROFILE=, LABELS=, OUT=)
 	$(GO) run ./cmd/zconform run $(if $(PROFILE),-profile $(PROFILE)) $(if $(LABELS),-label-filter '$(LABELS)') $(if $(OUT),-out $(OUT))
+
+certify: ## certify an integration against the fake (ADAPTER=go:careful|go:careless|go:oauth2|node-sdk|cmd CMD=…)
+	$(GO) run ./cmd/zconform certify -adapter $(or $(ADAPTER),go:careful) $(if $(CMD),-cmd '$(CMD)')
 
 catalogue: ## list the catalogue's cases
 	$(GO) run ./cmd/zconform catalogue
@@ -24,7 +27,8 @@ deps: ## fetch Go modules and the Node SDK used by the real-client tests
 	$(GO) mod download
 	@if command -v npm >/dev/null 2>&1; then \
 		npm ci --prefix $(NODESDK) --no-audit --no-fund --loglevel=error && \
-		npm ci --prefix reports/testdata/xsd --no-audit --no-fund --loglevel=error; \
+		npm ci --prefix reports/testdata/xsd --no-audit --no-fund --loglevel=error && \
+		npm ci --prefix certify/adapters/nodesdk --no-audit --no-fund --loglevel=error; \
 	else \
 		echo "npm not found: the Node SDK test will fail; install Node.js, or set ZCONFORM_SKIP_NODE=1 to skip it"; \
 	fi
