@@ -47,10 +47,10 @@ func Scenarios() []Scenario {
 			Title: "on a refresh token evicted by the 21st, stops and asks for re-authorization",
 			Seeds: []zoho.SeedID{zoho.Note7, zoho.Note8}, run: evictedRefreshStops},
 		{ID: "BACKS-OFF", Basis: "assumed",
-			Title: "on the throttle answer and on 5xx, backs off instead of hammering",
+			Title:  "on the throttle answer and on 5xx, backs off instead of hammering",
 			Faults: []fakeserver.FaultKind{fakeserver.FaultThrottle, fakeserver.FaultStatus}, run: backsOff},
 		{ID: "SURVIVES-NETWORK-FAULTS", Basis: "assumed",
-			Title: "survives a reset connection and an answer cut mid-body with a clear error, and loses no refresh token",
+			Title:  "survives a reset connection and an answer cut mid-body with a clear error, and loses no refresh token",
 			Faults: []fakeserver.FaultKind{fakeserver.FaultReset, fakeserver.FaultCloseMidBody}, run: survivesNetworkFaults},
 	}
 }

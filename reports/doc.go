@@ -15,6 +15,14 @@
 // and `zconform run` prints Results.Verdict and Results.Failed, reading
 // results.json back with ReadResults when it needs to.
 //
+// Results built by hand (`zconform certify` builds one from its scenario
+// verdicts) are written with
+//
+//	files, err := reports.WriteResults(dir, results)
+//
+// which writes the same files but ginkgo.json, recounting Totals and
+// redacting and cleaning every string as FromReport does.
+//
 // Under ginkgo -p the ReportAfterSuite gets the aggregated report, in which
 // the entries of specs that ran on other processes hold JSON-decoded maps
 // (and AsJSON) rather than a CaseMeta; FromReport reads both forms.
@@ -82,4 +90,22 @@
 // that stopped deviating and those deviating differently. The HTML is one
 // self-contained HTML5 page (inline
 // CSS, no script, no external resource).
+//
+// # Certificates
+//
+// When RunMeta.Certificate is set, the cases are a certification's
+// scenarios (passed, failed, or skipped for "not applicable") and the
+// reports read as a certificate. The summaries are titled "zconform
+// integration certificate"; their header names the integration, its
+// version and the adapter instead of the target, and counts "N scenarios:
+// P pass, F fail, A not applicable"; the coverage table marks pass, fail,
+// not applicable and "no scenario", and groups the scenarios without a
+// seed ID (faults on the wire) under "Faults on the wire and other rules";
+// "Failed scenarios" show each message (the reason, then the evidence) in
+// a code block, and "Not applicable" lists the reasons. In junit.xml the
+// suite is "zconform certification: <integration>" with the suite
+// properties integration, version and adapter besides the usual ones, and
+// every testcase's classname is "certification". Verdict reads as
+// CertificateVerdict ("FAIL: 3 of 9 scenarios failed (A, B, C), 1 not
+// applicable"), and Pass also wants one scenario passed.
 package reports

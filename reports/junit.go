@@ -12,9 +12,17 @@ import (
 // JUnitSuiteName is the name of the one <testsuite> in junit.xml.
 const JUnitSuiteName = "zconform conformance"
 
+// JUnitCertificationSuiteName is the <testsuite> name of a certificate
+// (RunMeta.Certificate set), followed by ": " and the integration's name.
+const JUnitCertificationSuiteName = "zconform certification"
+
+// CertificationClass is the classname of a certificate's testcases.
+const CertificationClass = "certification"
+
 // JUnit property names. Suite-level: PropTarget, PropProfile,
 // PropLabelFilter, PropStarted, PropVerdict, PropDeviations (only with a
-// deviations file). Per testcase: PropCase, PropSeeds, PropArea,
+// deviations file), PropIntegration, PropVersion and PropAdapter (only
+// for a certificate). Per testcase: PropCase, PropSeeds, PropArea,
 // PropBasis, PropNeeds (only when the case has needs), PropTarget, PropDC,
 // PropProfile, PropCatalogue (only when known), PropDeviation and
 // PropNoLongerDeviates (only for a case the deviations file lists).
@@ -43,6 +51,11 @@ const (
 	// PropNoLongerDeviates is "true" on a passed case that the deviations
 	// file lists as deviating.
 	PropNoLongerDeviates = "no_longer_deviates"
+	// PropIntegration, PropVersion and PropAdapter are a certificate's
+	// Certificate fields.
+	PropIntegration = "integration"
+	PropVersion     = "version"
+	PropAdapter     = "adapter"
 )
 
 // runFailureClass is the classname of the testcases that stand for run
@@ -139,8 +152,23 @@ func junitXML(r Results) ([]byte, error) {
 	if d := r.Run.Deviations; d != nil {
 		suite.Properties.Properties = append(suite.Properties.Properties, junitProperty{PropDeviations, deviationsText(d)})
 	}
+	cert := r.Run.Certificate
+	if cert != nil {
+		suite.Name = JUnitCertificationSuiteName
+		if cert.Integration != "" {
+			suite.Name += ": " + cert.Integration
+		}
+		suite.Properties.Properties = append(suite.Properties.Properties,
+			junitProperty{PropIntegration, cert.Integration},
+			junitProperty{PropVersion, cert.Version},
+			junitProperty{PropAdapter, cert.Adapter})
+	}
 	for _, c := range r.Cases {
-		suite.Cases = append(suite.Cases, junitCase(c))
+		tc := junitCase(c)
+		if cert != nil {
+			tc.Classname = CertificationClass
+		}
+		suite.Cases = append(suite.Cases, tc)
 		if c.Outcome == Failed {
 			suite.Failures++
 		}
@@ -161,7 +189,7 @@ func junitXML(r Results) ([]byte, error) {
 	}
 	suite.Tests = len(suite.Cases)
 	doc := junitTestSuites{
-		Name:     JUnitSuiteName,
+		Name:     suite.Name,
 		Tests:    suite.Tests,
 		Failures: suite.Failures,
 		Errors:   suite.Errors,
@@ -324,6 +352,11 @@ func runText(r Results) string {
 		if v != "" {
 			fmt.Fprintf(&b, "%s: %s\n", k, v)
 		}
+	}
+	if c := r.Run.Certificate; c != nil {
+		line("integration", c.Integration)
+		line("version", c.Version)
+		line("adapter", c.Adapter)
 	}
 	line("target", r.Run.Target)
 	line("profile", r.Run.Profile)

@@ -56,4 +56,18 @@ type RunMeta struct {
 	// DeviationsFromEnv), if the run has any. FromReport applies them to
 	// the cases, and results.json keeps them.
 	Deviations *Deviations `json:"deviations,omitempty"`
+	// Certificate names the integration a certification run (`zconform
+	// certify`) judged. When set, the cases are the certification's
+	// scenarios and every report reads as a certificate (see WriteResults).
+	Certificate *Certificate `json:"certificate,omitempty"`
+}
+
+// Certificate names the integration on a certificate.
+type Certificate struct {
+	// Integration and Version are the integration's name and version, as
+	// it gives them.
+	Integration string `json:"integration"`
+	Version     string `json:"version"`
+	// Adapter is how it was driven: the adapter's name, path or command.
+	Adapter string `json:"adapter"`
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -238,7 +239,14 @@ func ReadResults(path string) (Results, error) {
 // Pass says whether the run passed: at least one case ran, no case
 // failed, and nothing failed outside the cases. A deviated case is no
 // failure.
+// A certificate (Run.Certificate set) passes only when, besides, at least
+// one scenario passed (or deviated as expected): one whose every scenario
+// was not applicable (say, the integration never started) certifies
+// nothing.
 func (r Results) Pass() bool {
+	if r.Run.Certificate != nil && !slices.ContainsFunc(r.Cases, func(c CaseResult) bool { return c.Outcome == Passed || c.Outcome == Deviated }) {
+		return false
+	}
 	return len(r.Cases) > 0 && len(r.Failed()) == 0 && len(r.RunFailures) == 0
 }
 
@@ -287,16 +295,15 @@ const maxVerdictNames = 5
 // The deviated count shows only when a case deviated, the stopped
 // deviating list only when a listed case passed. At most five names are
 // listed, then "+N more".
+//
+// A certificate's verdict (Run.Certificate set) counts scenarios instead,
+// see CertificateVerdict.
 func (r Results) Verdict() string {
-	t := r.countTotals()
-	var parts []string
-	if n := len(r.RunFailures); n > 0 {
-		names := make([]string, 0, n)
-		for _, f := range r.RunFailures {
-			names = append(names, f.Name())
-		}
-		parts = append(parts, fmt.Sprintf("%d run %s (%s)", n, plural(n, "failure", "failures"), nameList(names)))
+	if r.Run.Certificate != nil {
+		return r.CertificateVerdict()
 	}
+	t := r.countTotals()
+	parts := r.runFailureParts()
 	if len(r.Cases) == 0 {
 		parts = append(parts, "no case ran")
 		return "FAIL: " + strings.Join(parts, ", ")
@@ -320,6 +327,66 @@ func (r Results) Verdict() string {
 		word = "PASS"
 	}
 	return word + ": " + strings.Join(parts, ", ")
+}
+
+// CertificateVerdict is the run's result in one line in the words of a
+// certificate, whose cases are scenarios and whose skipped cases are the
+// scenarios that did not apply:
+//
+//	PASS: 9 scenarios passed
+//	PASS: 8 scenarios passed, 1 not applicable
+//	FAIL: 3 of 9 scenarios failed (A, B, C), 1 not applicable
+//	FAIL: no scenario applied (9 not applicable)
+//	FAIL: no scenario ran
+//	FAIL: 1 run failure ([suite] interrupted), 0 of 9 scenarios failed
+//
+// A scenario that deviated as expected (there are none unless the caller
+// made them) adds ", N deviated as expected". The word is PASS exactly
+// when Pass says so; Verdict returns this line for a certificate.
+func (r Results) CertificateVerdict() string {
+	t := r.countTotals()
+	parts := r.runFailureParts()
+	word := "FAIL"
+	if r.Pass() {
+		word = "PASS"
+	}
+	if len(r.Cases) == 0 {
+		parts = append(parts, "no scenario ran")
+		return word + ": " + strings.Join(parts, ", ")
+	}
+	na := ""
+	if t.Skipped > 0 {
+		na = fmt.Sprintf(", %d not applicable", t.Skipped)
+	}
+	deviated := ""
+	if t.Deviated > 0 {
+		deviated = fmt.Sprintf(", %d deviated as expected", t.Deviated)
+	}
+	scenarios := func(n int) string { return plural(n, "scenario", "scenarios") }
+	switch failed := r.Failed(); {
+	case len(failed) > 0:
+		parts = append(parts, fmt.Sprintf("%d of %d %s failed (%s)%s%s", t.Failed, t.Cases, scenarios(t.Cases), nameList(failed), deviated, na))
+	case len(parts) > 0:
+		parts = append(parts, fmt.Sprintf("0 of %d %s failed%s%s", t.Cases, scenarios(t.Cases), deviated, na))
+	case t.Passed == 0 && t.Deviated == 0:
+		parts = append(parts, fmt.Sprintf("no scenario applied (%d not applicable)", t.Skipped))
+	default:
+		parts = append(parts, fmt.Sprintf("%d %s passed%s%s", t.Passed, scenarios(t.Passed), deviated, na))
+	}
+	return word + ": " + strings.Join(parts, ", ")
+}
+
+// runFailureParts starts a verdict with the run failures, if any.
+func (r Results) runFailureParts() []string {
+	n := len(r.RunFailures)
+	if n == 0 {
+		return nil
+	}
+	names := make([]string, 0, n)
+	for _, f := range r.RunFailures {
+		names = append(names, f.Name())
+	}
+	return []string{fmt.Sprintf("%d run %s (%s)", n, plural(n, "failure", "failures"), nameList(names))}
 }
 
 func nameList(names []string) string {

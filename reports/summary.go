@@ -14,11 +14,17 @@ const noCaseRun = "no case run"
 
 // summary is what both certification summaries show.
 type summary struct {
-	Title   string
-	Results Results
-	Date    string
-	Verdict string
-	Pass    bool
+	Title string
+	// PageTitle is the HTML page's <title>.
+	PageTitle string
+	Results   Results
+	// Certificate is the run's certificate, if it is one: then the cases
+	// are scenarios, and Words say so.
+	Certificate *Certificate
+	Words       wording
+	Date        string
+	Verdict     string
+	Pass        bool
 	// Sections follow the Kaizen #4 post, then "Other seed IDs" and
 	// "Cases without a seed ID" when needed.
 	Sections      []summarySection
@@ -38,6 +44,80 @@ type summary struct {
 	Deviated       []summaryCase
 	Stopped        []summaryCase
 	Mismatched     []summaryCase
+}
+
+// wording is what the summaries call things: a conformance run has cases
+// that pass, fail or are skipped; a certificate has scenarios that pass,
+// fail or do not apply.
+type wording struct {
+	Case, Cases string // "case", "cases"; "scenario", "scenarios"
+	// CaseColumn heads the coverage table's case column.
+	CaseColumn string
+	// marks are the outcome marks by outcome (and noCaseRun).
+	marks map[string]string
+	// NoSeedGroup heads the coverage group of the cases without a seed ID.
+	NoSeedGroup     string
+	FailuresHeading string
+	NoFailures      string
+	SkippedHeading  string
+	NoSkipped       string
+	// SeedRun says a seed ID had a case run ("with a case run").
+	SeedRun string
+}
+
+var (
+	conformanceWords = wording{
+		Case: "case", Cases: "cases", CaseColumn: "Case",
+		marks: map[string]string{
+			string(Passed): "✅ passed", string(Failed): "❌ failed", string(Skipped): "⏭️ skipped",
+			string(Deviated): "🔶 deviated", noCaseRun: "— " + noCaseRun,
+		},
+		NoSeedGroup:     "Cases without a seed ID",
+		FailuresHeading: "Failures", NoFailures: "No case failed.",
+		SkippedHeading: "Skipped", NoSkipped: "No case was skipped.",
+		SeedRun: "with a case run",
+	}
+	certificateWords = wording{
+		Case: "scenario", Cases: "scenarios", CaseColumn: "Scenario",
+		marks: map[string]string{
+			string(Passed): "✅ pass", string(Failed): "❌ fail", string(Skipped): "⏭️ not applicable",
+			string(Deviated): "🔶 deviated", noCaseRun: "— no scenario",
+		},
+		NoSeedGroup:     "Faults on the wire and other rules (no seed ID)",
+		FailuresHeading: "Failed scenarios", NoFailures: "No scenario failed.",
+		SkippedHeading: "Not applicable", NoSkipped: "Every scenario applied.",
+		SeedRun: "exercised by a scenario",
+	}
+)
+
+// Mark is an outcome (or noCaseRun) with a symbol that survives printing
+// in black and white, in the summary's words.
+func (s summary) Mark(outcome string) string {
+	if m, ok := s.Words.marks[outcome]; ok {
+		return m
+	}
+	return outcome
+}
+
+// CountsText counts the cases by outcome: "5: 2 passed, 1 failed, 2
+// skipped", or for a certificate "3 scenarios: 1 pass, 1 fail, 1 not
+// applicable". The deviated only when there are.
+func (s summary) CountsText() string {
+	t := s.Results.Totals
+	if s.Certificate == nil {
+		return casesText(t)
+	}
+	text := fmt.Sprintf("%d %s: %d pass, %d fail, %d not applicable", t.Cases, plural(t.Cases, "scenario", "scenarios"), t.Passed, t.Failed, t.Skipped)
+	if t.Deviated > 0 {
+		text += fmt.Sprintf(", %d deviated as expected", t.Deviated)
+	}
+	return text
+}
+
+// AssumedText counts the cases that rest on an assumption.
+func (s summary) AssumedText() string {
+	t := s.Results.Totals
+	return fmt.Sprintf("%d of %d %s (basis ⚠️ assumed)", t.Assumed, t.Cases, plural(t.Cases, s.Words.Case, s.Words.Cases))
 }
 
 // ShowDeviations says whether the summary has a deviations section.
@@ -65,26 +145,35 @@ type summaryCase struct {
 	// Anchor is the id of the case's entry under Failures, if it failed,
 	// or under the deviations, if it deviated or stopped deviating.
 	Anchor string
+	mark   string
 }
 
 // Mark is the case's outcome for the coverage table.
-func (c summaryCase) Mark() string {
-	if c.NoLongerDeviates {
-		return outcomeMark(string(c.Outcome)) + " (stopped deviating)"
-	}
-	return outcomeMark(string(c.Outcome))
-}
+func (c summaryCase) Mark() string { return c.mark }
 
 func newSummary(r Results) summary {
 	s := summary{
-		Results: r,
-		Verdict: r.Verdict(),
-		Pass:    r.Pass(),
-		Date:    dateText(r.Run.Started),
+		Results:     r,
+		Certificate: r.Run.Certificate,
+		Words:       conformanceWords,
+		Verdict:     r.Verdict(),
+		Pass:        r.Pass(),
+		Date:        dateText(r.Run.Started),
 	}
-	s.Title = "zconform certification summary"
-	if r.Run.Target != "" {
-		s.Title += ": " + r.Run.Target
+	word := "FAIL"
+	if s.Pass {
+		word = "PASS"
+	}
+	if c := s.Certificate; c != nil {
+		s.Words = certificateWords
+		s.Title = "zconform integration certificate"
+		s.PageTitle = s.Title + ": " + strings.TrimSpace(orDash(c.Integration)+" "+c.Version) + ": " + word
+	} else {
+		s.Title = "zconform certification summary"
+		if r.Run.Target != "" {
+			s.Title += ": " + r.Run.Target
+		}
+		s.PageTitle = "zconform " + orDash(r.Run.Target) + ": " + word
 	}
 
 	s.Deviations = r.Run.Deviations
@@ -93,7 +182,10 @@ func newSummary(r Results) summary {
 	}
 	cases := make([]summaryCase, len(r.Cases))
 	for i, c := range r.Cases {
-		cases[i] = summaryCase{CaseResult: c}
+		cases[i] = summaryCase{CaseResult: c, mark: s.Mark(string(c.Outcome))}
+		if c.NoLongerDeviates {
+			cases[i].mark += " (stopped deviating)"
+		}
 		switch c.Outcome {
 		case Failed:
 			cases[i].Anchor = fmt.Sprintf("failure-%d", len(s.Failures)+1)
@@ -167,7 +259,7 @@ func newSummary(r Results) summary {
 	}
 	if len(noSeed) > 0 {
 		s.Sections = append(s.Sections, summarySection{
-			Name:  "Cases without a seed ID",
+			Name:  s.Words.NoSeedGroup,
 			Seeds: []summarySeed{newSummarySeed("", "", noSeed)},
 		})
 	}
@@ -198,24 +290,6 @@ func dateText(t time.Time) string {
 		return "unknown"
 	}
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
-}
-
-// outcomeMark is the outcome with a symbol that survives printing in
-// black and white.
-func outcomeMark(o string) string {
-	switch o {
-	case string(Passed):
-		return "✅ passed"
-	case string(Failed):
-		return "❌ failed"
-	case string(Skipped):
-		return "⏭️ skipped"
-	case string(Deviated):
-		return "🔶 deviated"
-	case noCaseRun:
-		return "— " + noCaseRun
-	}
-	return o
 }
 
 // basisMark shows a case's basis; an assumed one stands out.
@@ -255,12 +329,16 @@ func summaryMarkdown(r Results) []byte {
 	s := newSummary(r)
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	t := r.Totals
-
 	p("# %s\n\n", md(s.Title))
 	p("| | |\n|---|---|\n")
 	p("| Verdict | **%s** |\n", md(s.Verdict))
-	p("| Target | %s |\n", md(orDash(r.Run.Target)))
+	if c := s.Certificate; c != nil {
+		p("| Integration | %s |\n", md(orDash(c.Integration)))
+		p("| Version | %s |\n", md(orDash(c.Version)))
+		p("| Adapter | %s |\n", md(orDash(c.Adapter)))
+	} else {
+		p("| Target | %s |\n", md(orDash(r.Run.Target)))
+	}
 	p("| Expected profile | %s |\n", md(orDash(r.Run.Profile)))
 	p("| Date | %s |\n", md(s.Date))
 	if r.Run.LabelFilter != "" {
@@ -269,8 +347,12 @@ func summaryMarkdown(r Results) []byte {
 	if s.Deviations != nil {
 		p("| Deviations file | %s |\n", md(s.DeviationsText))
 	}
-	p("| Cases | %s |\n", md(casesText(t)))
-	p("| Resting on an assumption | %d of %d cases (basis ⚠️ assumed) |\n", t.Assumed, t.Cases)
+	if s.Certificate != nil {
+		p("| Scenarios | %s |\n", md(s.CountsText()))
+	} else {
+		p("| Cases | %s |\n", md(s.CountsText()))
+	}
+	p("| Resting on an assumption | %s |\n", s.AssumedText())
 	p("| Seed IDs | %s |\n", md(s.SeedsText()))
 	if len(r.RunFailures) > 0 {
 		p("| Run failures | %d (see below) |\n", len(r.RunFailures))
@@ -283,14 +365,14 @@ func summaryMarkdown(r Results) []byte {
 	p("\n## Coverage by the Kaizen #4 post\n")
 	for _, sec := range s.Sections {
 		p("\n### %s\n\n", md(sec.Name))
-		p("| Seed ID | Rule | Case | Outcome | Basis |\n|---|---|---|---|---|\n")
+		p("| Seed ID | Rule | %s | Outcome | Basis |\n|---|---|---|---|---|\n", s.Words.CaseColumn)
 		for _, seed := range sec.Seeds {
 			id := md(orDash(seed.ID))
 			if seed.ID != "" {
 				id = "**" + id + "**"
 			}
 			if len(seed.Cases) == 0 {
-				p("| %s | %s | | %s | |\n", id, md(seed.Rule), outcomeMark(noCaseRun))
+				p("| %s | %s | | %s | |\n", id, md(seed.Rule), s.Mark(noCaseRun))
 				continue
 			}
 			for i, c := range seed.Cases {
@@ -324,9 +406,9 @@ func summaryMarkdown(r Results) []byte {
 		summaryMarkdownDeviations(p, s)
 	}
 
-	p("\n## Failures (%d)\n", len(s.Failures))
+	p("\n## %s (%d)\n", s.Words.FailuresHeading, len(s.Failures))
 	if len(s.Failures) == 0 {
-		p("\nNo case failed.\n")
+		p("\n%s\n", s.Words.NoFailures)
 	}
 	for _, c := range s.Failures {
 		p("\n<a id=\"%s\"></a>\n\n### %s\n\n", c.Anchor, md(c.Name()))
@@ -335,11 +417,11 @@ func summaryMarkdown(r Results) []byte {
 		p("%s\n%s\n%s\n", fence, c.Message, fence)
 	}
 
-	p("\n## Skipped (%d)\n", len(s.Skipped))
+	p("\n## %s (%d)\n", s.Words.SkippedHeading, len(s.Skipped))
 	if len(s.Skipped) == 0 {
-		p("\nNo case was skipped.\n")
+		p("\n%s\n", s.Words.NoSkipped)
 	} else {
-		p("\n| Case | Reason |\n|---|---|\n")
+		p("\n| %s | Reason |\n|---|---|\n", s.Words.CaseColumn)
 		for _, c := range s.Skipped {
 			p("| %s | %s |\n", md(c.Name()), md(orDash(c.Reason)))
 		}
@@ -402,7 +484,7 @@ func casesText(t Totals) string {
 }
 
 func (s summary) SeedsText() string {
-	text := fmt.Sprintf("%d of %d with a case run; %d all passed, %d with a failure", s.SeedsRun, s.SeedsTotal, s.SeedsPassed, s.SeedsFailed)
+	text := fmt.Sprintf("%d of %d %s; %d all passed, %d with a failure", s.SeedsRun, s.SeedsTotal, s.Words.SeedRun, s.SeedsPassed, s.SeedsFailed)
 	if s.SeedsDeviated > 0 {
 		text += fmt.Sprintf(", %d with an expected deviation", s.SeedsDeviated)
 	}

@@ -7,18 +7,16 @@ import (
 )
 
 var summaryHTMLTemplate = template.Must(template.New("summary.html").Funcs(template.FuncMap{
-	"outcomeMark": outcomeMark,
-	"basisMark":   basisMark,
-	"caseLine":    caseLine,
-	"orDash":      orDash,
-	"casesText":   casesText,
-	"rowspan":     func(s summarySeed) int { return max(1, len(s.Cases)) },
+	"basisMark": basisMark,
+	"caseLine":  caseLine,
+	"orDash":    orDash,
+	"rowspan":   func(s summarySeed) int { return max(1, len(s.Cases)) },
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>zconform {{orDash .Results.Run.Target}}: {{if .Pass}}PASS{{else}}FAIL{{end}}</title>
+<title>{{.PageTitle}}</title>
 <style>
 :root { --pass: #1a7f37; --pass-bg: #dafbe1; --fail: #b3261e; --fail-bg: #ffebe9; --skip: #7a5c00; --skip-bg: #fff8c5; --dev: #9a4d00; --dev-bg: #fff1e5; --none: #57606a; --none-bg: #f0f2f4; --line: #d0d7de; }
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328; margin: 2rem auto; max-width: 76rem; padding: 0 1rem; }
@@ -64,7 +62,13 @@ a { color: inherit; }
 <p class="verdict {{if .Pass}}pass{{else}}fail{{end}}">{{.Verdict}}</p>
 <table class="meta">
 <tbody>
+{{- with .Certificate}}
+<tr><th scope="row">Integration</th><td>{{orDash .Integration}}</td></tr>
+<tr><th scope="row">Version</th><td>{{orDash .Version}}</td></tr>
+<tr><th scope="row">Adapter</th><td>{{orDash .Adapter}}</td></tr>
+{{- else}}
 <tr><th scope="row">Target</th><td>{{orDash .Results.Run.Target}}</td></tr>
+{{- end}}
 <tr><th scope="row">Expected profile</th><td>{{orDash .Results.Run.Profile}}</td></tr>
 <tr><th scope="row">Date</th><td>{{.Date}}</td></tr>
 {{- if .Results.Run.LabelFilter}}
@@ -73,8 +77,8 @@ a { color: inherit; }
 {{- if .Deviations}}
 <tr><th scope="row">Deviations file</th><td>{{.DeviationsText}}</td></tr>
 {{- end}}
-<tr><th scope="row">Cases</th><td>{{casesText .Results.Totals}}</td></tr>
-<tr><th scope="row">Resting on an assumption</th><td>{{.Results.Totals.Assumed}} of {{.Results.Totals.Cases}} cases (basis <span class="assumed">⚠️ assumed</span>)</td></tr>
+<tr><th scope="row">{{if .Certificate}}Scenarios{{else}}Cases{{end}}</th><td>{{.CountsText}}</td></tr>
+<tr><th scope="row">Resting on an assumption</th><td>{{.Results.Totals.Assumed}} of {{.Results.Totals.Cases}} {{if eq .Results.Totals.Cases 1}}{{.Words.Case}}{{else}}{{.Words.Cases}}{{end}} (basis <span class="assumed">⚠️ assumed</span>)</td></tr>
 <tr><th scope="row">Seed IDs</th><td>{{.SeedsText}}</td></tr>
 {{- if .RunFailures}}
 <tr><th scope="row">Run failures</th><td>{{len .RunFailures}} (see below)</td></tr>
@@ -93,11 +97,11 @@ a { color: inherit; }
 <h3>{{.Name}}</h3>
 <table class="coverage">
 <colgroup><col class="c-seed"><col class="c-rule"><col class="c-case"><col class="c-outcome"><col class="c-basis"></colgroup>
-<thead><tr><th scope="col">Seed ID</th><th scope="col">Rule</th><th scope="col">Case</th><th scope="col">Outcome</th><th scope="col">Basis</th></tr></thead>
+<thead><tr><th scope="col">Seed ID</th><th scope="col">Rule</th><th scope="col">{{$.Words.CaseColumn}}</th><th scope="col">Outcome</th><th scope="col">Basis</th></tr></thead>
 <tbody>
 {{- range $seed := .Seeds}}
 {{- if not $seed.Cases}}
-<tr><td class="seed s-none">{{orDash $seed.ID}}</td><td>{{$seed.Rule}}</td><td></td><td class="o-none">{{outcomeMark $seed.Status}}</td><td></td></tr>
+<tr><td class="seed s-none">{{orDash $seed.ID}}</td><td>{{$seed.Rule}}</td><td></td><td class="o-none">{{$.Mark $seed.Status}}</td><td></td></tr>
 {{- else}}
 {{- range $i, $c := $seed.Cases}}
 <tr>
@@ -177,9 +181,9 @@ a { color: inherit; }
 {{- end}}
 {{- end}}
 <section id="failures">
-<h2>Failures ({{len .Failures}})</h2>
+<h2>{{.Words.FailuresHeading}} ({{len .Failures}})</h2>
 {{- if not .Failures}}
-<p>No case failed.</p>
+<p>{{.Words.NoFailures}}</p>
 {{- end}}
 {{- range .Failures}}
 <div class="failure" id="{{.Anchor}}">
@@ -190,12 +194,12 @@ a { color: inherit; }
 {{- end}}
 </section>
 <section id="skipped">
-<h2>Skipped ({{len .Skipped}})</h2>
+<h2>{{.Words.SkippedHeading}} ({{len .Skipped}})</h2>
 {{- if not .Skipped}}
-<p>No case was skipped.</p>
+<p>{{.Words.NoSkipped}}</p>
 {{- else}}
 <table>
-<thead><tr><th scope="col">Case</th><th scope="col">Reason</th></tr></thead>
+<thead><tr><th scope="col">{{.Words.CaseColumn}}</th><th scope="col">Reason</th></tr></thead>
 <tbody>
 {{- range .Skipped}}
 <tr><td>{{.Name}}</td><td>{{orDash .Reason}}</td></tr>

@@ -49,17 +49,38 @@ func (f Files) All() []string {
 // is the whole run's report (under ginkgo -p, the aggregated one). On an
 // error, Files holds the files written so far.
 func Write(dir string, report types.Report, run RunMeta) (Files, error) {
-	var files Files
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return files, err
-	}
-	r := FromReport(report, run)
-
-	junit, err := junitXML(r)
-	if err != nil {
-		return files, err
+		return Files{}, err
 	}
 	ginkgo, err := ginkgoJSON(report)
+	if err != nil {
+		return Files{}, err
+	}
+	return writeFiles(dir, FromReport(report, run), ginkgo)
+}
+
+// WriteResults writes Results built without a Ginkgo report (such as a
+// certification's, see RunMeta.Certificate) into dir (created if needed):
+// junit.xml, results.json, summary.md and summary.html, as Write does, but
+// no ginkgo.json (Files.GinkgoJSON stays empty). It sets Format, recounts
+// Totals from Cases and RunFailures, gives Run.Target and Run.Profile the
+// first case's when they are empty, and cleans every string as FromReport
+// does (secrets redacted, terminal escapes dropped, what XML cannot hold
+// replaced), without changing the caller's r. The cases keep their order
+// and outcomes; r.Run.Deviations are not applied. On an error, Files holds
+// the files written so far.
+func WriteResults(dir string, r Results) (Files, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Files{}, err
+	}
+	return writeFiles(dir, prepared(r), nil)
+}
+
+// writeFiles renders r and writes the files, ginkgo.json only when
+// ginkgo is not nil.
+func writeFiles(dir string, r Results, ginkgo []byte) (Files, error) {
+	var files Files
+	junit, err := junitXML(r)
 	if err != nil {
 		return files, err
 	}
@@ -82,6 +103,9 @@ func Write(dir string, report types.Report, run RunMeta) (Files, error) {
 		{SummaryMDFile, summaryMarkdown(r), &files.SummaryMD},
 		{SummaryHTMLFile, html, &files.SummaryHTML},
 	} {
+		if f.data == nil {
+			continue
+		}
 		path := filepath.Join(dir, f.name)
 		// Everything was redacted field by field; this catches what a
 		// format might have put together from pieces.
@@ -91,6 +115,91 @@ func Write(dir string, report types.Report, run RunMeta) (Files, error) {
 		*f.path = path
 	}
 	return files, nil
+}
+
+// prepared is a copy of hand-built Results ready to write: every string
+// cleaned, Format set, Totals recounted, Run.Target and Run.Profile
+// filled in from the first case when empty.
+func prepared(r Results) Results {
+	r.Format = ResultsFormat
+	r.Run = cleanRun(r.Run)
+	r.Suite = clean(r.Suite)
+	r.Notes = cleanAll(r.Notes)
+	cases := make([]CaseResult, len(r.Cases))
+	for i, c := range r.Cases {
+		cases[i] = cleanCase(c)
+	}
+	r.Cases = cases
+	failures := make([]RunFailure, len(r.RunFailures))
+	for i, f := range r.RunFailures {
+		failures[i] = RunFailure{Node: clean(f.Node), Text: clean(f.Text), State: clean(f.State),
+			Message: clean(f.Message), Location: clean(f.Location)}
+	}
+	r.RunFailures = failures
+	if len(r.RunFailures) == 0 {
+		r.RunFailures = nil
+	}
+	if r.Run.Target == "" && len(r.Cases) > 0 {
+		r.Run.Target = r.Cases[0].Target
+	}
+	if r.Run.Profile == "" && len(r.Cases) > 0 {
+		r.Run.Profile = r.Cases[0].Profile
+	}
+	r.Totals = r.countTotals()
+	return r
+}
+
+func cleanRun(run RunMeta) RunMeta {
+	run.Target, run.Profile, run.LabelFilter = clean(run.Target), clean(run.Profile), clean(run.LabelFilter)
+	if c := run.Certificate; c != nil {
+		run.Certificate = &Certificate{Integration: clean(c.Integration), Version: clean(c.Version), Adapter: clean(c.Adapter)}
+	}
+	if d := run.Deviations; d != nil {
+		cd := &Deviations{File: clean(d.File), Target: clean(d.Target), Deviations: make([]Deviation, len(d.Deviations))}
+		for i, e := range d.Deviations {
+			cd.Deviations[i] = cleanDeviation(e)
+		}
+		run.Deviations = cd
+	}
+	return run
+}
+
+func cleanDeviation(d Deviation) Deviation {
+	d.Case, d.Profile, d.DC = clean(d.Case), clean(d.Profile), clean(d.DC)
+	d.Reason, d.Link, d.File = clean(d.Reason), clean(d.Link), clean(d.File)
+	d.Observed = cleanObserved(d.Observed)
+	return d
+}
+
+func cleanObserved(o *Observed) *Observed {
+	if o == nil {
+		return nil
+	}
+	return &Observed{Step: clean(o.Step), Status: o.Status, Error: clean(o.Error), Waited: clean(o.Waited)}
+}
+
+func cleanCase(c CaseResult) CaseResult {
+	c.ID, c.Title, c.Area, c.Basis = clean(c.ID), clean(c.Title), clean(c.Area), clean(c.Basis)
+	c.Seeds, c.Needs = cleanAll(c.Seeds), cleanAll(c.Needs)
+	if c.Seeds == nil {
+		c.Seeds = []string{}
+	}
+	c.Target, c.DC, c.Profile, c.Catalogue = clean(c.Target), clean(c.DC), clean(c.Profile), clean(c.Catalogue)
+	c.State, c.Reason, c.Message = clean(c.State), clean(c.Reason), clean(c.Message)
+	c.MetaSource, c.DeviationMismatch = clean(c.MetaSource), clean(c.DeviationMismatch)
+	if c.Outcome == Failed && c.Message == "" {
+		c.Message = c.Reason
+	}
+	if c.Outcome == Failed && c.Reason == "" {
+		c.Reason = firstLine(c.Message)
+	}
+	c.Observed = cleanObserved(c.Observed)
+	if c.Deviation != nil {
+		d := cleanDeviation(*c.Deviation)
+		c.Deviation = &d
+	}
+	c.failureLocation, c.failureNode, c.output = clean(c.failureLocation), clean(c.failureNode), clean(c.output)
+	return c
 }
 
 // redactBytes redacts a whole file. The redacted forms ("1000.8cb9…",

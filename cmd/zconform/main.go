@@ -25,6 +25,8 @@ Usage:
   zconform catalogue [flags]  list the catalogue's cases (table or -json)
   zconform diff OLD NEW       compare two runs' results.json: what newly fails, passes, changed; exit 1 on a regression
   zconform fake [flags]       serve the fake Zoho Accounts server (every DC, control API)
+  zconform certify [flags]    certify a Zoho integration (any language) against the fake; write a certificate
+  zconform adapter [flags]    serve the certifier's protocol for a built-in reference integration
   zconform grant [flags]      get a grant token from the fake without a person (a target file's grants.command)
   zconform help               show this help
 
@@ -47,6 +49,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDiff(args[1:], stdout, stderr)
 	case "grant":
 		return runGrant(args[1:], stdout, stderr)
+	case "certify":
+		return runCertify(args[1:], stdout, stderr)
+	case "adapter":
+		return runAdapter(args[1:], os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

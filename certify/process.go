@@ -1,0 +1,205 @@
+package certify
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"sync"
+	"time"
+
+	"github.com/zconform/zconform/fixtures/zoho"
+)
+
+// The environment variables a process integration is started with.
+const (
+	EnvAccountsURL  = "ZCONFORM_ACCOUNTS_URL"
+	EnvClientID     = "ZCONFORM_CLIENT_ID"
+	EnvClientSecret = "ZCONFORM_CLIENT_SECRET"
+	EnvRedirectURI  = "ZCONFORM_REDIRECT_URI"
+	EnvScope        = "ZCONFORM_SCOPE"
+	EnvWorkDir      = "ZCONFORM_WORKDIR"
+)
+
+// ProcessTimeout bounds how long a process integration may take to answer
+// one message.
+var ProcessTimeout = 60 * time.Second
+
+// Process is an integration in any language, driven through a JSON-lines
+// protocol. The certifier starts Command with the Env* variables set (the
+// fake listens on loopback), then writes one JSON object a line on its
+// stdin and reads exactly one JSON line from its stdout per message:
+//
+//	{"op":"redirect","query":{"code":"…","location":"eu","accounts-server":"…","state":"…"}}
+//	{"op":"call"}
+//	{"op":"time","now":"2026-01-01T01:01:00Z","advanced_seconds":3660}
+//	{"op":"stop"}
+//
+// Every answer is a Report: {"ok":true} or {"ok":false,"error":"…",
+// "needs_authorization":true} (or "unsupported":"why"). Anything else the
+// integration prints goes to stderr, which the certifier keeps (redacted)
+// as evidence.
+type Process struct {
+	name, version string
+	command       []string
+	dir           string
+
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	lines  chan string
+	stderr *capped
+	mu     sync.Mutex
+}
+
+// NewProcess returns a Factory for a process integration.
+func NewProcess(name, version, dir string, command ...string) Factory {
+	return func() (Integration, error) {
+		if len(command) == 0 {
+			return nil, errors.New("no adapter command given")
+		}
+		return &Process{name: name, version: version, command: command, dir: dir}, nil
+	}
+}
+
+// Name names the integration.
+func (p *Process) Name() string { return p.name }
+
+// Version is its version.
+func (p *Process) Version() string { return p.version }
+
+// capped keeps the last 64 KiB of a stream.
+type capped struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (c *capped) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf.Write(b)
+	if c.buf.Len() > 64<<10 {
+		rest := c.buf.Bytes()[c.buf.Len()-32<<10:]
+		c.buf.Reset()
+		c.buf.Write(rest)
+	}
+	return len(b), nil
+}
+
+func (c *capped) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return zoho.Redact(c.buf.String())
+}
+
+// Start runs the command.
+func (p *Process) Start(ctx context.Context, env Env) error {
+	cmd := exec.Command(p.command[0], p.command[1:]...)
+	cmd.Dir = p.dir
+	cmd.Env = append(os.Environ(),
+		EnvAccountsURL+"="+env.AccountsURL, EnvClientID+"="+env.ClientID, EnvClientSecret+"="+env.ClientSecret,
+		EnvRedirectURI+"="+env.RedirectURI, EnvScope+"="+env.Scope, EnvWorkDir+"="+env.WorkDir)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	p.stderr = &capped{}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", p.command[0], err)
+	}
+	p.cmd, p.stdin, p.lines = cmd, stdin, make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+		close(p.lines)
+	}()
+	return nil
+}
+
+// send writes one message and reads its answer.
+func (p *Process) send(ctx context.Context, msg map[string]any) Report {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	data, _ := json.Marshal(msg)
+	if _, err := p.stdin.Write(append(data, '\n')); err != nil {
+		return Report{Error: fmt.Sprintf("the adapter stopped reading (%v); its stderr: %s", err, p.stderr)}
+	}
+	timer := time.NewTimer(ProcessTimeout)
+	defer timer.Stop()
+	select {
+	case line, ok := <-p.lines:
+		if !ok {
+			return Report{Error: "the adapter exited; its stderr: " + p.stderr.String()}
+		}
+		var r Report
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			return Report{Error: fmt.Sprintf("the adapter answered %q, not a JSON report", zoho.Redact(line))}
+		}
+		r.Error = zoho.Redact(r.Error)
+		return r
+	case <-timer.C:
+		return Report{Error: fmt.Sprintf("the adapter did not answer %v within %s", msg["op"], ProcessTimeout)}
+	case <-ctx.Done():
+		return Report{Error: ctx.Err().Error()}
+	}
+}
+
+// Redirect sends {"op":"redirect"}.
+func (p *Process) Redirect(ctx context.Context, q url.Values) Report {
+	query := map[string]string{}
+	for k := range q {
+		query[k] = q.Get(k)
+	}
+	return p.send(ctx, map[string]any{"op": "redirect", "query": query})
+}
+
+// Call sends {"op":"call"}.
+func (p *Process) Call(ctx context.Context) Report { return p.send(ctx, map[string]any{"op": "call"}) }
+
+// TimePassed sends {"op":"time"}.
+func (p *Process) TimePassed(ctx context.Context, now time.Time, d time.Duration) Report {
+	return p.send(ctx, map[string]any{"op": "time", "now": now.UTC().Format(time.RFC3339), "advanced_seconds": int(d.Seconds())})
+}
+
+// Close sends {"op":"stop"} and waits for the process, killing it if it
+// lingers.
+func (p *Process) Close() error {
+	if p.cmd == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p.send(ctx, map[string]any{"op": "stop"})
+	_ = p.stdin.Close()
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill()
+		return errors.New("the adapter did not stop: killed")
+	}
+}
+
+// Stderr is what the process printed on stderr (the last 32-64 KiB),
+// redacted.
+func (p *Process) Stderr() string {
+	if p.stderr == nil {
+		return ""
+	}
+	return p.stderr.String()
+}
