@@ -162,12 +162,7 @@ func decode(r *http.Request, v any) error {
 func bad(err error) (int, any) { return http.StatusBadRequest, controlError{Error: err.Error()} }
 
 func (s *Server) ctlIndex(r *http.Request) (int, any) {
-	t, _ := resolve(&http.Request{Host: r.Host, URL: r.URL, TLS: r.TLS})
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	t.prefix = scheme + "://" + r.Host
+	t := target{prefix: baseURL(r)}
 	dcs := map[zoho.DC]map[string]string{}
 	for _, d := range zoho.DataCentres() {
 		dcs[d.DC] = map[string]string{"accounts_server": t.accountsURL(d.DC), "api_domain": t.apiURL(d.DC)}

@@ -83,11 +83,7 @@ func (s *Server) dispatch(x *exchange) {
 
 // index answers requests that name no DC: a JSON list of the DC URLs.
 func (s *Server) index(w http.ResponseWriter, r *http.Request) {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	t := target{prefix: scheme + "://" + r.Host}
+	t := target{prefix: baseURL(r)}
 	type dcURLs struct {
 		DC       zoho.DC `json:"dc"`
 		Accounts string  `json:"accounts_server"`

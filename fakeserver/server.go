@@ -366,6 +366,19 @@ func (t target) apiURL(dc zoho.DC) string {
 	return t.prefix + "/" + d.APIHost
 }
 
+type basePathKey struct{}
+
+// baseURL is the listener's URL as the request reached it: scheme, host
+// and, for a tenant of a shared fake, the tenant's path (/t/{id}).
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	base, _ := r.Context().Value(basePathKey{}).(string)
+	return scheme + "://" + r.Host + base
+}
+
 // resolve finds the DC and role of a request, by Host first, then by the
 // first path segment.
 func resolve(r *http.Request) (target, bool) {
@@ -379,11 +392,7 @@ func resolve(r *http.Request) (target, bool) {
 	rest := strings.TrimPrefix(r.URL.Path, "/")
 	seg, sub, _ := strings.Cut(rest, "/")
 	if dc, role, ok := zoho.HostRole(seg); ok {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		return target{dc: dc, role: role, path: "/" + sub, prefix: scheme + "://" + r.Host}, true
+		return target{dc: dc, role: role, path: "/" + sub, prefix: baseURL(r)}, true
 	}
 	return target{}, false
 }

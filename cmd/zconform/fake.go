@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/zconform/zconform/fakeserver"
 	"github.com/zconform/zconform/fixtures/zoho"
@@ -49,6 +50,9 @@ func runFake(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int 
 	consentPage := fs.Bool("consent-page", false, "show an HTML consent page to a browser when no consent is scripted")
 	readyFile := fs.String("ready-file", "", "write the URLs as JSON to this file once listening")
 	logFormat := fs.String("log", "text", "request log on stderr: text, json or off (secrets are always redacted)")
+	shared := fs.Bool("tenants", false, "serve many runs at once: each creates its own isolated fake (POST /_zconform/v1/tenants) under /t/{id}/; -seed applies to each")
+	maxRuns := fs.Int("max-runs", 1000, "with -tenants: the most live runs")
+	idleTTL := fs.Duration("idle-ttl", 30*time.Minute, "with -tenants: release a run idle for this long")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: zconform fake [flags]\n\nServes the fake Zoho Accounts server: every DC under the path prefix of its\nreal host name, and a JSON control API under %s.\nThe control API answers only on loopback unless $%s is set; then every\ncaller must send Authorization: Bearer <token>.\n\nFlags:\n", "/_zconform/v1", controlTokenEnv)
 		fs.PrintDefaults()
@@ -96,6 +100,13 @@ func runFake(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int 
 	if token != "" {
 		opts = append(opts, fakeserver.WithControlToken(token))
 	}
+	if *shared {
+		if *useTLS {
+			fmt.Fprintln(stderr, "zconform fake: -tenants serves plain HTTP; run it behind a TLS proxy, or drop -tls")
+			return 2
+		}
+		return serveTenants(fakeserver.TenantsConfig{Max: *maxRuns, IdleTTL: *idleTTL, Seed: seedFile, ControlToken: token}, opts, *addr, *readyFile, stdout, stderr, stop)
+	}
 	srv := fakeserver.NewUnstarted(opts...)
 	if seedFile != nil {
 		if err := srv.ApplySeed(seedFile); err != nil {
@@ -141,6 +152,36 @@ func runFake(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int 
 	if *readyFile != "" {
 		data, _ := json.MarshalIndent(info, "", "  ")
 		if err := os.WriteFile(*readyFile, append(data, '\n'), 0o644); err != nil {
+			fmt.Fprintf(stderr, "zconform fake: -ready-file: %v\n", err)
+			return 1
+		}
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	select {
+	case s := <-sig:
+		fmt.Fprintf(stderr, "zconform fake: %s, stopping\n", s)
+	case <-stop:
+	}
+	return 0
+}
+
+// serveTenants serves a fake shared by many runs until a signal or stop.
+func serveTenants(cfg fakeserver.TenantsConfig, opts []fakeserver.Option, addr, readyFile string, stdout, stderr io.Writer, stop <-chan struct{}) int {
+	ts := fakeserver.NewTenants(cfg, opts...)
+	if err := ts.Start(addr); err != nil {
+		fmt.Fprintf(stderr, "zconform fake: %v\n", err)
+		return 1
+	}
+	defer ts.Close()
+	create := ts.URL + "/_zconform/v1/tenants"
+	fmt.Fprintf(stdout, "zconform fake Zoho Accounts server, shared by many runs, on %s\n", ts.URL)
+	fmt.Fprintf(stdout, "  create a run:   POST %s  (answers its URL, %s/t/{id})\n", create, ts.URL)
+	fmt.Fprintf(stdout, "  release a run:  DELETE %s/{id}  (idle runs are released after %s; at most %d live)\n", create, cfg.IdleTTL, cfg.Max)
+	if readyFile != "" {
+		data, _ := json.MarshalIndent(map[string]any{"url": ts.URL, "tenants": create, "max_runs": cfg.Max, "idle_ttl": cfg.IdleTTL.String()}, "", "  ")
+		if err := os.WriteFile(readyFile, append(data, '\n'), 0o644); err != nil {
 			fmt.Fprintf(stderr, "zconform fake: -ready-file: %v\n", err)
 			return 1
 		}

@@ -199,3 +199,52 @@ func TestUsage(t *testing.T) {
 		t.Errorf("unknown subcommand: exit %d, stderr %q", code, stderr.String())
 	}
 }
+
+func TestFakeSharedByManyRuns(t *testing.T) {
+	seed := writeFile(t, "seed.yaml", goodSeed)
+	ready := filepath.Join(t.TempDir(), "ready.json")
+	var stdout, stderr syncBuffer
+	stop := make(chan struct{})
+	done := make(chan int, 1)
+	go func() {
+		done <- runFake([]string{"-tenants", "-addr", "127.0.0.1:0", "-seed", seed, "-ready-file", ready, "-log", "off"}, &stdout, &stderr, stop)
+	}()
+	var info struct {
+		URL     string `json:"url"`
+		Tenants string `json:"tenants"`
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		data, err := os.ReadFile(ready)
+		if err == nil && json.Unmarshal(data, &info) == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no ready file; stderr: %s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	resp, err := http.Post(info.Tenants, "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var run struct {
+		URL string `json:"url"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&run)
+	resp.Body.Close()
+	// The seeded client exists in the new run, with the accounts-2025 error.
+	resp, err = http.Post(run.URL+"/accounts.zoho.eu/oauth/v2/token?grant_type=refresh_token&client_id=1000.CICLIENT0000000000000000000001&client_secret=0123456789abcdef0123456789abcdef0123456789&refresh_token=1000.x", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != `{"error":"invalid_client_secret"}` {
+		t.Fatalf("run's EU token endpoint: %s", body)
+	}
+	close(stop)
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+}
