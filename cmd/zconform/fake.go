@@ -149,13 +149,25 @@ func runFake(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int 
 	if info.Certificate != "" {
 		fmt.Fprintf(stdout, "  certificate:        %s (trust it: NODE_EXTRA_CA_CERTS, curl --cacert, ...)\n", info.Certificate)
 	}
-	if *readyFile != "" {
-		data, _ := json.MarshalIndent(info, "", "  ")
-		if err := os.WriteFile(*readyFile, append(data, '\n'), 0o644); err != nil {
-			fmt.Fprintf(stderr, "zconform fake: -ready-file: %v\n", err)
-			return 1
-		}
+	if err := writeReady(*readyFile, info); err != nil {
+		fmt.Fprintf(stderr, "zconform fake: -ready-file: %v\n", err)
+		return 1
 	}
+	waitForStop(stderr, stop)
+	return 0
+}
+
+// writeReady writes the URLs as JSON to path, if one is given.
+func writeReady(path string, v any) error {
+	if path == "" {
+		return nil
+	}
+	data, _ := json.MarshalIndent(v, "", "  ")
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// waitForStop returns on SIGINT, SIGTERM or when stop is closed.
+func waitForStop(stderr io.Writer, stop <-chan struct{}) {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
@@ -164,7 +176,6 @@ func runFake(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int 
 		fmt.Fprintf(stderr, "zconform fake: %s, stopping\n", s)
 	case <-stop:
 	}
-	return 0
 }
 
 // serveTenants serves a fake shared by many runs until a signal or stop.
@@ -179,20 +190,10 @@ func serveTenants(cfg fakeserver.TenantsConfig, opts []fakeserver.Option, addr, 
 	fmt.Fprintf(stdout, "zconform fake Zoho Accounts server, shared by many runs, on %s\n", ts.URL)
 	fmt.Fprintf(stdout, "  create a run:   POST %s  (answers its URL, %s/t/{id})\n", create, ts.URL)
 	fmt.Fprintf(stdout, "  release a run:  DELETE %s/{id}  (idle runs are released after %s; at most %d live)\n", create, cfg.IdleTTL, cfg.Max)
-	if readyFile != "" {
-		data, _ := json.MarshalIndent(map[string]any{"url": ts.URL, "tenants": create, "max_runs": cfg.Max, "idle_ttl": cfg.IdleTTL.String()}, "", "  ")
-		if err := os.WriteFile(readyFile, append(data, '\n'), 0o644); err != nil {
-			fmt.Fprintf(stderr, "zconform fake: -ready-file: %v\n", err)
-			return 1
-		}
+	if err := writeReady(readyFile, map[string]any{"url": ts.URL, "tenants": create, "max_runs": cfg.Max, "idle_ttl": cfg.IdleTTL.String()}); err != nil {
+		fmt.Fprintf(stderr, "zconform fake: -ready-file: %v\n", err)
+		return 1
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sig)
-	select {
-	case s := <-sig:
-		fmt.Fprintf(stderr, "zconform fake: %s, stopping\n", s)
-	case <-stop:
-	}
+	waitForStop(stderr, stop)
 	return 0
 }
