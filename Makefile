@@ -6,8 +6,16 @@ GO       ?= go
 GINKGO   := $(GO) tool ginkgo
 NODESDK  := fakeserver/testdata/nodesdk
 ADDR     ?= 127.0.0.1:8080
+FUZZTIME ?= 10s
+# minimizing a new input may take this long; the default (60s) would eat a
+# short run's whole budget
+FUZZMINIMIZETIME ?= 1s
+# package:target; go test runs one fuzz target per invocation
+FUZZ_TARGETS := \
+	fakeserver:FuzzTokenEndpoint fakeserver:FuzzAuthorizeEndpoint fakeserver:FuzzControlAPI fakeserver:FuzzSeedFile \
+	fixtures:FuzzCatalogueParse suites/target:FuzzTargetFile reports:FuzzDeviations
 
-.PHONY: conformance certify test deps vet fmt-check unit ginkgo fake bench catalogue help
+.PHONY: conformance certify test deps vet fmt-check unit ginkgo fake bench catalogue help fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -48,6 +56,13 @@ ginkgo: ## the Ginkgo suites, in parallel and in random order
 
 fake: ## serve the fake on $(ADDR) (override: make fake ADDR=127.0.0.1:9000 SEED=seed.yaml)
 	$(GO) run ./cmd/zconform fake -addr $(ADDR) $(if $(SEED),-seed $(SEED))
+
+fuzz: ## run each fuzz target for FUZZTIME (default 10s; make fuzz FUZZTIME=5m for a long run); failing inputs land in the package's testdata/fuzz
+	@fail=0; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; \
+		echo "== $$name (./$$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./$$pkg || fail=1; \
+	done; exit $$fail
 
 bench: ## benchmarks of the fake (exchange, refresh, bare-handler ceiling, memory per token)
 	$(GO) test -run '^$$' -bench . -benchmem ./fakeserver/

@@ -135,7 +135,7 @@ func (p *Process) send(ctx context.Context, msg map[string]any) Report {
 	defer p.mu.Unlock()
 	data, _ := json.Marshal(msg)
 	if _, err := p.stdin.Write(append(data, '\n')); err != nil {
-		return Report{Error: fmt.Sprintf("the adapter stopped reading (%v); its stderr: %s", err, p.stderr)}
+		return Report{Error: fmt.Sprintf("the adapter exited or stopped reading (%v); its stderr: %s", err, p.stderr)}
 	}
 	timer := time.NewTimer(ProcessTimeout)
 	defer timer.Stop()

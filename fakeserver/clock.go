@@ -17,6 +17,14 @@ type Clock struct {
 // ErrRealClock is returned when a real clock is asked to move.
 var ErrRealClock = errors.New("the server runs on the real clock, which cannot be moved: start it without the real-clock option to control time")
 
+// clockEnd is as far as a virtual clock goes: its times, and the expiries of
+// tokens issued then (at most 292 years on, time.Duration's range), must
+// stay within RFC 3339's years, which end at 9999.
+var clockEnd = time.Date(9000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+var errClockEnd = errors.New("the virtual clock stops at " + clockEnd.Format(time.RFC3339) +
+	": later times, and the expiries of the tokens issued then, cannot be written in RFC 3339 (years end at 9999)")
+
 func newVirtualClock(start time.Time) *Clock { return &Clock{virtual: true, now: start} }
 
 // Now returns the current (virtual or real) time.
@@ -41,8 +49,11 @@ func (c *Clock) Advance(d time.Duration) error {
 		return errors.New("the clock only moves forward: pass a positive duration")
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.now.Add(d).After(clockEnd) {
+		return errClockEnd
+	}
 	c.now = c.now.Add(d)
-	c.mu.Unlock()
 	return nil
 }
 
@@ -55,6 +66,9 @@ func (c *Clock) Set(t time.Time) error {
 	defer c.mu.Unlock()
 	if t.Before(c.now) {
 		return errors.New("the clock only moves forward: " + t.Format(time.RFC3339) + " is before " + c.now.Format(time.RFC3339))
+	}
+	if t.After(clockEnd) {
+		return errClockEnd
 	}
 	c.now = t
 	return nil

@@ -365,15 +365,6 @@ func (s *Server) registerLocked(spec ClientSpec) (*client, error) {
 	if rerr := validateClient(&spec, s.brokenLocked); rerr != nil {
 		return nil, rerr
 	}
-	if owner == nil {
-		if owner, err = s.defaultUserLocked(dc); err != nil {
-			return nil, err
-		}
-	}
-	if spec.Type == SelfClient && owner.selfClient != nil {
-		// [assumed] the console offers one self client per user.
-		return nil, &RegistrationError{Field: "type", Message: fmt.Sprintf("user %s already has a self client (%s): a user can have only one", owner.Email, owner.selfClient.ID)}
-	}
 	if spec.ID == "" {
 		spec.ID = zoho.NewClientID()
 	} else if !zoho.ClientIDPattern.MatchString(spec.ID) {
@@ -386,6 +377,17 @@ func (s *Server) registerLocked(spec ClientSpec) (*client, error) {
 		spec.Secret = zoho.NewClientSecret()
 	} else if !zoho.ClientSecretPattern.MatchString(spec.Secret) {
 		return nil, fmt.Errorf("client secret for %s is not in Zoho's format: 42 lowercase hex digits", spec.ID)
+	}
+	// the default user is created only once nothing else can refuse the
+	// client (a new user has no self client yet)
+	if owner == nil {
+		if owner, err = s.defaultUserLocked(dc); err != nil {
+			return nil, err
+		}
+	}
+	if spec.Type == SelfClient && owner.selfClient != nil {
+		// [assumed] the console offers one self client per user.
+		return nil, &RegistrationError{Field: "type", Message: fmt.Sprintf("user %s already has a self client (%s): a user can have only one", owner.Email, owner.selfClient.ID)}
 	}
 	s.newSecret(spec.Secret)
 	c := &client{

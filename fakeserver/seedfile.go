@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"strings"
 
@@ -134,9 +135,23 @@ func (f *SeedFile) errAt(section string, i int, format string, args ...any) erro
 func (s *Server) ApplySeed(f *SeedFile) error {
 	scratch := NewUnstarted(WithProfile(s.Profile()))
 	_ = scratch.SetLimits(s.Limits())
-	for _, u := range s.Users() {
-		_, _ = scratch.AddUser(UserSpec{Email: u.Email, DC: u.DC, FirstName: u.FirstName, LastName: u.LastName})
+	// The scratch server holds what the seed can clash with: the users (and
+	// their self clients), the client IDs, the breaks in force.
+	s.mu.Lock()
+	users := map[*user]*user{}
+	for key, u := range s.users {
+		users[u] = &user{User: u.User}
+		scratch.users[key] = users[u]
 	}
+	for id, c := range s.clients {
+		sc := &client{Client: c.snapshot(), home: c.home, owner: users[c.owner], consented: map[string]bool{}}
+		scratch.clients[id] = sc
+		if c.owner != nil && c.owner.selfClient == c {
+			users[c.owner].selfClient = sc
+		}
+	}
+	maps.Copy(scratch.breaks, s.breaks)
+	s.mu.Unlock()
 	if err := scratch.applySeed(f); err != nil {
 		return err
 	}

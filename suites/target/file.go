@@ -122,6 +122,12 @@ func LoadFile(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("target file: %w", err)
 	}
+	return ParseFile(path, data)
+}
+
+// ParseFile is LoadFile on data: path names the file in messages, and
+// tls_ca is relative to its folder.
+func ParseFile(path string, data []byte) (*File, error) {
 	f := &File{path: path}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
