@@ -27,6 +27,7 @@ Usage:
   zconform fake [flags]       serve the fake Zoho Accounts server (every DC, control API)
   zconform certify [flags]    certify a Zoho integration (any language) against the fake; write a certificate
   zconform adapter [flags]    serve the certifier's protocol for a built-in reference integration
+  zconform load [flags]       drive the fake with concurrent integrations; check its invariants; report throughput and latency
   zconform grant [flags]      get a grant token from the fake without a person (a target file's grants.command)
   zconform help               show this help
 
@@ -51,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runGrant(args[1:], stdout, stderr)
 	case "certify":
 		return runCertify(args[1:], stdout, stderr)
+	case "load":
+		return runLoad(args[1:], stdout, stderr)
 	case "adapter":
 		return runAdapter(args[1:], os.Stdin, stdout, stderr)
 	case "help", "-h", "--help":
