@@ -76,7 +76,9 @@ func (s *Server) authorize(x *exchange) {
 		}
 		return
 	}
-	redirectURI := x.param("redirect_uri")
+	// The redirect URI must match a registered one exactly: no trimming,
+	// so that whitespace or a CRLF around it is refused.
+	redirectURI := x.params.Get("redirect_uri")
 	if !slices.Contains(c.RedirectURIs, redirectURI) && !s.brokenLocked(zoho.AuthRedirect) {
 		x.authError(zoho.ErrAuthRedirectURI) // K4-AUTH-REDIRECT
 		return

@@ -231,16 +231,14 @@ func TestNastyCRLFInRedirectURI(t *testing.T) {
 			t.Errorf("headers after a CRLF redirect_uri: %v", rec.Header())
 		}
 	}
-	// around the URI: the fake trims whitespace around every parameter, so
-	// a CRLF before or after the registered URI still matches it; the
-	// redirect goes to the registered URI itself, without the CRLF
+	// around the URI: the redirect URI must match exactly, so a CRLF or
+	// whitespace before or after the registered URI is refused too
 	for _, padded := range []string{nastyURI + "\r\n", "\r\n" + nastyURI, " " + nastyURI + "\t"} {
 		q := nastyAuthParams()
 		q.Set("redirect_uri", padded)
 		rec := n.authorize(q.Encode())
-		loc := rec.Header().Get("Location")
-		if rec.Code != http.StatusFound || !strings.HasPrefix(loc, nastyURI+"?") || strings.ContainsAny(loc, "\r\n") {
-			t.Errorf("redirect_uri %q: HTTP %d Location %q", padded, rec.Code, loc)
+		if rec.Code == http.StatusFound || rec.Header().Get("Location") != "" || !strings.Contains(rec.Body.String(), zoho.ErrAuthRedirectURI) {
+			t.Errorf("redirect_uri %q: HTTP %d Location %q: want the invalid redirect URI page", padded, rec.Code, rec.Header().Get("Location"))
 		}
 	}
 	// a CRLF in state comes back percent-encoded, in the query

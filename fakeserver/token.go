@@ -132,7 +132,7 @@ func (s *Server) exchangeCodeLocked(x *exchange, now time.Time) {
 		fail(zoho.ErrInvalidCode) // K4-TOKEN-CODE-a, K4-NOTE-1, K4-NOTE-2
 		return
 	}
-	if !g.selfClient && !slices.Contains(c.RedirectURIs, x.param("redirect_uri")) && !s.brokenLocked(zoho.TokenRedirect) {
+	if !g.selfClient && !slices.Contains(c.RedirectURIs, x.params.Get("redirect_uri")) && !s.brokenLocked(zoho.TokenRedirect) {
 		fail(zoho.ErrInvalidRedirectURI) // K4-TOKEN-REDIRECT
 		return
 	}
