@@ -233,27 +233,26 @@ func checkDCExchange(r *run) error {
 		if err != nil {
 			return err
 		}
-		grantFor := func() (grant, error) {
+		// exchangeAsUser has the user of the other DC authorize at the home
+		// DC, checks that the redirect names the user's DC, and exchanges
+		// the code there with secret.
+		exchangeAsUser := func(secret string) (answer, outcome, error) {
 			if err := con.ScriptConsent(c.ID, fakeserver.Consent{User: user.Email}); err != nil {
-				return grant{}, err
+				return answer{}, outcome{}, err
 			}
 			g, err := r.mustGrant(home, c, nil)
 			if err != nil {
-				return g, err
+				return answer{}, outcome{}, err
 			}
 			if g.location != string(other) || g.accountsServer != r.t.AccountsURL(other) {
-				return g, &Failure{Step: "authorize", Want: fmt.Sprintf("location=%s accounts-server=%s", other, r.t.AccountsURL(other)),
+				return answer{}, outcome{}, &Failure{Step: "authorize", Want: fmt.Sprintf("location=%s accounts-server=%s", other, r.t.AccountsURL(other)),
 					Got: fmt.Sprintf("location=%s accounts-server=%s", g.location, g.accountsServer), Detail: "the redirect must name the user's DC"}
 			}
-			return g, nil
+			return r.token(g.accountsServer, exchangeForm(c, secret, g.code))
 		}
 		switch r.c.Stimulus.Variant {
 		case "multi-dc":
-			g, err := grantFor()
-			if err != nil {
-				return err
-			}
-			_, o, err := r.token(g.accountsServer, exchangeForm(c, c.Secret, g.code))
+			_, o, err := exchangeAsUser(c.Secret)
 			if err != nil {
 				return err
 			}
@@ -265,11 +264,7 @@ func checkDCExchange(r *run) error {
 				return err
 			}
 			r.sent = append(r.sent, "console: enable multi-DC in "+string(other))
-			if g, err = grantFor(); err != nil {
-				return err
-			}
-			_, o, err = r.token(g.accountsServer, exchangeForm(c, secret, g.code))
-			if err != nil {
+			if _, o, err = exchangeAsUser(secret); err != nil {
 				return err
 			}
 			return r.require("exchange at the user's DC, multi-DC on", o, "with multi-DC enabled for the client, the other DC works")
@@ -277,11 +272,7 @@ func checkDCExchange(r *run) error {
 			if _, err := con.EnableMultiDC(c.ID, other, fakeserver.MultiDC{SeparateSecret: true}); err != nil {
 				return err
 			}
-			g, err := grantFor()
-			if err != nil {
-				return err
-			}
-			_, o, err := r.token(g.accountsServer, exchangeForm(c, c.Secret, g.code))
+			_, o, err := exchangeAsUser(c.Secret)
 			if err != nil {
 				return err
 			}
@@ -290,11 +281,7 @@ func checkDCExchange(r *run) error {
 			if _, err := con.EnableMultiDC(c.ID, other, fakeserver.MultiDC{}); err != nil {
 				return err
 			}
-			g, err := grantFor()
-			if err != nil {
-				return err
-			}
-			a, o, err := r.token(g.accountsServer, exchangeForm(c, c.Secret, g.code))
+			a, o, err := exchangeAsUser(c.Secret)
 			if err != nil {
 				return err
 			}
