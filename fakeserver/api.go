@@ -11,10 +11,20 @@ import (
 
 var crmPath = regexp.MustCompile(`^/crm/v\d+/(users|org)$`)
 
-// bearer reads the access token of "Zoho-oauthtoken X" or "Bearer X".
-func bearer(r *http.Request) string {
-	scheme, tok, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-	if !ok || (!strings.EqualFold(scheme, "Zoho-oauthtoken") && !strings.EqualFold(scheme, "Bearer")) {
+// bearer reads the access token of "Zoho-oauthtoken X" or "Bearer X"
+// (ZA-API-HEADER); scheme names are case-insensitive, as in HTTP. With
+// anyScheme (a deviation), any scheme or none will do; with zohoOnly
+// (another), Bearer will not.
+func bearer(r *http.Request, anyScheme, zohoOnly bool) string {
+	h := strings.TrimSpace(r.Header.Get("Authorization"))
+	scheme, tok, ok := strings.Cut(h, " ")
+	if anyScheme {
+		if !ok {
+			return h
+		}
+		return strings.TrimSpace(tok)
+	}
+	if !ok || (!strings.EqualFold(scheme, "Zoho-oauthtoken") && (!strings.EqualFold(scheme, "Bearer") || zohoOnly)) {
 		return ""
 	}
 	return strings.TrimSpace(tok)
@@ -23,14 +33,14 @@ func bearer(r *http.Request) string {
 // authenticate finds the live access token of a request to the DC, or
 // answers 401 as Zoho's APIs do.
 func (s *Server) authenticateLocked(x *exchange) *accessToken {
-	tok := bearer(x.r)
+	tok := bearer(x.r, s.brokenLocked(DevAPIAnyScheme), s.brokenLocked(DevAPIBearerRefused))
 	if tok == "" {
 		x.errStr = zoho.CodeAuthenticationFailure
 		x.reply(http.StatusUnauthorized, map[string]any{"code": zoho.CodeAuthenticationFailure, "details": map[string]any{}, "message": "Authentication failed", "status": "error"})
 		return nil
 	}
 	a := s.access[tok]
-	if a == nil || a.dc != x.t.dc || !s.accessLive(a, s.clock.Now()) {
+	if a == nil || (a.dc != x.t.dc && !s.brokenLocked(zoho.TokenClientB)) || !s.accessLive(a, s.clock.Now()) {
 		x.errStr = zoho.CodeInvalidToken
 		x.reply(http.StatusUnauthorized, map[string]any{"code": zoho.CodeInvalidToken, "details": map[string]any{}, "message": "invalid oauth token", "status": "error"})
 		return nil

@@ -68,6 +68,9 @@ func (s *Server) authorize(x *exchange) {
 		x.authError(zoho.ErrAuthResponseType) // K4-AUTH-RESPONSE-TYPE-a
 		return
 	}
+	if s.brokenLocked(DevImplicitAsCode) {
+		implicit = false
+	}
 	if c == nil {
 		if s.brokenLocked(zoho.AuthClient) {
 			x.authError(brokenAuthCode)
@@ -79,7 +82,7 @@ func (s *Server) authorize(x *exchange) {
 	// The redirect URI must match a registered one exactly: no trimming,
 	// so that whitespace or a CRLF around it is refused.
 	redirectURI := x.params.Get("redirect_uri")
-	if !slices.Contains(c.RedirectURIs, redirectURI) && !s.brokenLocked(zoho.AuthRedirect) {
+	if !s.redirectRegisteredLocked(c, redirectURI) && !s.brokenLocked(zoho.AuthRedirect) {
 		x.authError(zoho.ErrAuthRedirectURI) // K4-AUTH-REDIRECT
 		return
 	}
@@ -155,8 +158,11 @@ func (s *Server) authorize(x *exchange) {
 		}, true)
 		return
 	}
-	offline := strings.EqualFold(x.param("access_type"), "offline") &&
-		(!c.consented[u.Email] || strings.EqualFold(x.param("prompt"), "consent"))
+	// ZA-RT-ONLINE, ZA-RT-FIRST: a refresh token for access_type=offline,
+	// on the first consent or with prompt=consent.
+	offline := (strings.EqualFold(x.param("access_type"), "offline") || s.brokenLocked(DevOnlineRefreshToken)) &&
+		(!c.consented[u.Email] || (strings.EqualFold(x.param("prompt"), "consent") && !s.brokenLocked(DevPromptConsentIgnored)) ||
+			s.brokenLocked(DevRefreshTokenEveryConsent))
 	c.consented[u.Email] = true
 	lifetime := s.limits.GrantLifetime
 	if s.brokenLocked(zoho.Note1) {

@@ -3,13 +3,67 @@ package fakeserver
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/zconform/zconform/fixtures/zoho"
 )
 
-// What each break does: it violates exactly the rule of its seed ID. The
-// suites switch one on to show that the case for that rule fails.
+// Deviations are breaks of rules that have no seed ID of their own, or of a
+// narrower part of a seed's rule: each is a plausible bug of a
+// Zoho-compatible server that a near-miss or edge case of the catalogue must
+// catch. Their IDs start with DEV-; Break takes them like seed IDs.
+const (
+	DevTokenErrorHTTP400        zoho.SeedID = "DEV-TOKEN-ERROR-HTTP-400"
+	DevRedirectNearMiss         zoho.SeedID = "DEV-REDIRECT-NEAR-MISS"
+	DevUnknownCodeInvalidClient zoho.SeedID = "DEV-UNKNOWN-CODE-INVALID-CLIENT"
+	DevCodeAnyClient            zoho.SeedID = "DEV-CODE-ANY-CLIENT"
+	DevAPIAnyScheme             zoho.SeedID = "DEV-API-ANY-SCHEME"
+	DevRevokeUnknownSuccess     zoho.SeedID = "DEV-REVOKE-UNKNOWN-SUCCESS"
+	DevRefreshTokenEveryConsent zoho.SeedID = "DEV-REFRESH-TOKEN-EVERY-CONSENT"
+	DevCapEvictsOnce            zoho.SeedID = "DEV-CAP-EVICTS-ONCE"
+	DevCapCountsRevoked         zoho.SeedID = "DEV-CAP-COUNTS-REVOKED"
+	DevExpiryInclusive          zoho.SeedID = "DEV-EXPIRY-INCLUSIVE"
+	DevJSDomainHTTPSOnly        zoho.SeedID = "DEV-JS-DOMAIN-HTTPS-ONLY"
+	DevImplicitAsCode           zoho.SeedID = "DEV-IMPLICIT-AS-CODE"
+	DevRefreshIssuesRefresh     zoho.SeedID = "DEV-REFRESH-ISSUES-REFRESH-TOKEN"
+	DevPromptConsentIgnored     zoho.SeedID = "DEV-PROMPT-CONSENT-IGNORED"
+	DevOnlineRefreshToken       zoho.SeedID = "DEV-ONLINE-REFRESH-TOKEN"
+	DevAPIBearerRefused         zoho.SeedID = "DEV-API-BEARER-REFUSED"
+)
+
+// Deviations lists the DEV- breaks, sorted.
+func Deviations() []zoho.SeedID {
+	var out []zoho.SeedID
+	for id := range breakEffects {
+		if strings.HasPrefix(string(id), "DEV-") {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// What each break does: it violates exactly the rule of its seed ID (or,
+// for a DEV- deviation, the part of a rule it names). The suites switch one
+// on to show that the case for that rule fails.
 var breakEffects = map[zoho.SeedID]string{
+	DevTokenErrorHTTP400:        "token-endpoint errors are sent with HTTP 400 instead of 200",
+	DevRedirectNearMiss:         "redirect URIs are compared loosely at both endpoints: surrounding whitespace, a trailing slash, letter case and an extra query are ignored",
+	DevUnknownCodeInvalidClient: "an unknown grant token is answered invalid_client instead of invalid_code",
+	DevCodeAnyClient:            "a grant token can be exchanged by any client with its own credentials",
+	DevAPIAnyScheme:             "the API takes an access token under any Authorization scheme, or none",
+	DevRevokeUnknownSuccess:     "revoking an unknown token answers success",
+	DevRefreshTokenEveryConsent: "every offline consent issues a refresh token, not only the first (or one with prompt=consent)",
+	DevCapEvictsOnce:            "a cap evicts the oldest token only the first time it overflows; later the newest goes",
+	DevCapCountsRevoked:         "revoked refresh tokens and access tokens still count against their caps",
+	DevExpiryInclusive:          "a grant token or access token is still accepted at the exact instant it expires",
+	DevJSDomainHTTPSOnly:        "JavaScript domains must start with https (http ones are refused)",
+	DevImplicitAsCode:           "the implicit flow (response_type=token) redirects with a code instead of a token",
+	DevRefreshIssuesRefresh:     "a refresh answer carries the refresh token again",
+	DevPromptConsentIgnored:     "prompt=consent is ignored: a later offline consent never issues a refresh token",
+	DevOnlineRefreshToken:       "access_type=online (the default) issues a refresh token too",
+	DevAPIBearerRefused:         "the API takes only Zoho-oauthtoken, not Bearer",
+
 	zoho.RegName:            "client names with special characters are accepted",
 	zoho.RegJSDomain:        "JavaScript domains are not checked",
 	zoho.RegRedirect:        "redirect URIs are not checked",
@@ -42,6 +96,14 @@ var breakEffects = map[zoho.SeedID]string{
 	zoho.Note8:              "past a cap, the newest token is deleted instead of the oldest",
 }
 
+func deviationNames() []string {
+	var out []string
+	for _, id := range Deviations() {
+		out = append(out, string(id))
+	}
+	return out
+}
+
 // BreakEffect says what the break of a seed ID does.
 func BreakEffect(id zoho.SeedID) (string, bool) {
 	e, ok := breakEffects[id]
@@ -53,7 +115,7 @@ func BreakEffect(id zoho.SeedID) (string, bool) {
 func (s *Server) Break(ids ...zoho.SeedID) error {
 	for _, id := range ids {
 		if _, ok := breakEffects[id]; !ok {
-			return fmt.Errorf("no break for %q: breaks exist for the seed IDs of docs/zoho-oauth.md (K4-...)", id)
+			return fmt.Errorf("no break for %q: breaks exist for the seed IDs of docs/zoho-oauth.md (K4-...) and the deviations %s", id, strings.Join(deviationNames(), ", "))
 		}
 	}
 	s.mu.Lock()

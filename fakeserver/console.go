@@ -141,6 +141,8 @@ type SelfClientCodeRequest struct {
 type user struct {
 	User
 	selfClient *client
+	// evictions counts the refresh tokens the cap deleted (for a deviation).
+	evictions int
 }
 
 type client struct {
@@ -236,7 +238,11 @@ func validateClient(spec *ClientSpec, broken func(zoho.SeedID) bool) *Registrati
 		return &RegistrationError{Field: "js_domains", Message: zoho.MsgJSDomain, Seed: m.seed}
 	}
 	for _, d := range spec.JSDomains {
-		if (!strings.HasPrefix(d, "http") || !validURL(d, true)) && !broken(zoho.RegJSDomain) {
+		scheme := "http"
+		if broken(DevJSDomainHTTPSOnly) {
+			scheme = "https"
+		}
+		if (!strings.HasPrefix(d, scheme) || !validURL(d, true)) && !broken(zoho.RegJSDomain) {
 			return &RegistrationError{Field: "js_domains", Message: zoho.MsgJSDomain, Seed: zoho.RegJSDomain}
 		}
 	}

@@ -123,11 +123,15 @@ func (x *exchange) reply(status int, v any) {
 	writeJSON(x.w, status, v)
 }
 
-// zohoError sends a token-endpoint error as Zoho does: HTTP 200 and a bare
-// {"error": code}.
-func (x *exchange) zohoError(code string) {
+// tokenErrorLocked sends a token-endpoint error as Zoho does: HTTP 200 and
+// a bare {"error": code} [seen].
+func (s *Server) tokenErrorLocked(x *exchange, code string) {
+	status := http.StatusOK
+	if s.brokenLocked(DevTokenErrorHTTP400) {
+		status = http.StatusBadRequest
+	}
 	x.errStr = code
-	x.reply(http.StatusOK, map[string]string{"error": code})
+	x.reply(status, map[string]string{"error": code})
 }
 
 // jsonError sends an error the fake makes up (Zoho documents none), with a

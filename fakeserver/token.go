@@ -2,7 +2,9 @@ package fakeserver
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/zconform/zconform/fixtures/zoho"
@@ -45,9 +47,9 @@ func (s *Server) token(x *exchange) {
 	case "refresh_token":
 		s.refreshLocked(x, now)
 	case "":
-		x.jsonError(http.StatusOK, zoho.ErrInvalidRequest, "grant_type is missing: send authorization_code or refresh_token")
+		s.tokenErrorLocked(x, zoho.ErrInvalidRequest) // [assumed] grant_type is missing
 	default:
-		x.jsonError(http.StatusOK, zoho.ErrUnsupportedGrantType, "grant_type "+gt+" is not supported: send authorization_code or refresh_token")
+		s.tokenErrorLocked(x, zoho.ErrUnsupportedGrantType) // [assumed]
 	}
 }
 
@@ -92,14 +94,14 @@ func secretsOf(c *client) []string {
 func (s *Server) exchangeCodeLocked(x *exchange, now time.Time) {
 	code := x.param("code")
 	if code == "" {
-		x.jsonError(http.StatusOK, zoho.ErrInvalidRequest, "code is missing: send the grant token as code")
+		s.tokenErrorLocked(x, zoho.ErrInvalidRequest) // [assumed] code is missing
 		return
 	}
 	g := s.grants[code]
 	if g != nil && g.dc != x.t.dc && !s.brokenLocked(zoho.TokenClientB) {
 		// K4-TOKEN-CLIENT-b: the grant was made in another DC. That DC's
 		// grant is out of this one's reach, so it is not burnt. [assumed]
-		x.zohoError(zoho.ErrInvalidClient)
+		s.tokenErrorLocked(x, zoho.ErrInvalidClient)
 		return
 	}
 	fail := func(code string) {
@@ -107,7 +109,7 @@ func (s *Server) exchangeCodeLocked(x *exchange, now time.Time) {
 		if g != nil && s.limits.FailedExchangeBurnsGrant && !s.brokenLocked(zoho.Note3) {
 			g.used = true
 		}
-		x.zohoError(code)
+		s.tokenErrorLocked(x, code)
 	}
 	var owner *client
 	if g != nil {
@@ -119,20 +121,23 @@ func (s *Server) exchangeCodeLocked(x *exchange, now time.Time) {
 		return
 	}
 	switch {
-	case g == nil:
-		fail(zoho.ErrInvalidCode)
+	case g == nil && s.brokenLocked(DevUnknownCodeInvalidClient):
+		fail(zoho.ErrInvalidClient)
 		return
-	case g.client != c:
+	case g == nil:
+		fail(zoho.ErrInvalidCode) // [assumed] an unknown code is answered like a dead one
+		return
+	case g.client != c && !s.brokenLocked(DevCodeAnyClient):
 		fail(zoho.ErrInvalidCode) // [assumed] a code of another client is unknown to this one
 		return
 	case g.used && !s.brokenLocked(zoho.TokenCodeB):
 		fail(zoho.ErrInvalidCode) // K4-TOKEN-CODE-b
 		return
-	case !now.Before(g.expires) && !s.brokenLocked(zoho.TokenCodeA):
+	case s.expiredLocked(g.expires, now) && !s.brokenLocked(zoho.TokenCodeA):
 		fail(zoho.ErrInvalidCode) // K4-TOKEN-CODE-a, K4-NOTE-1, K4-NOTE-2
 		return
 	}
-	if !g.selfClient && !slices.Contains(c.RedirectURIs, x.params.Get("redirect_uri")) && !s.brokenLocked(zoho.TokenRedirect) {
+	if !g.selfClient && !s.redirectRegisteredLocked(c, x.params.Get("redirect_uri")) && !s.brokenLocked(zoho.TokenRedirect) {
 		fail(zoho.ErrInvalidRedirectURI) // K4-TOKEN-REDIRECT
 		return
 	}
@@ -150,12 +155,12 @@ func (s *Server) exchangeCodeLocked(x *exchange, now time.Time) {
 func (s *Server) refreshLocked(x *exchange, now time.Time) {
 	value := x.param("refresh_token")
 	if value == "" {
-		x.jsonError(http.StatusOK, zoho.ErrInvalidRequest, "refresh_token is missing: send the refresh token")
+		s.tokenErrorLocked(x, zoho.ErrInvalidRequest) // [assumed] refresh_token is missing
 		return
 	}
 	rt := s.refresh[value]
 	if rt != nil && rt.dc != x.t.dc && !s.brokenLocked(zoho.TokenClientB) {
-		x.zohoError(zoho.ErrInvalidClient) // the token lives in another DC [assumed]
+		s.tokenErrorLocked(x, zoho.ErrInvalidClient) // the token lives in another DC [assumed]
 		return
 	}
 	var owner *client
@@ -164,11 +169,11 @@ func (s *Server) refreshLocked(x *exchange, now time.Time) {
 	}
 	c, errCode := s.checkClientLocked(x, owner)
 	if errCode != "" {
-		x.zohoError(errCode)
+		s.tokenErrorLocked(x, errCode)
 		return
 	}
 	if rt == nil || rt.client != c || !s.refreshLive(rt, now) {
-		x.zohoError(zoho.ErrInvalidCode) // K4-TOKEN-CODE-c, K4-NOTE-6
+		s.tokenErrorLocked(x, zoho.ErrInvalidCode) // K4-TOKEN-CODE-c, K4-NOTE-6
 		return
 	}
 	if r := s.limits.RefreshThrottle; r.Limit > 0 {
@@ -181,10 +186,14 @@ func (s *Server) refreshLocked(x *exchange, now time.Time) {
 		rt.mints = append(rt.mints, now)
 	}
 	a := s.mintAccessLocked(rt, c, rt.user, rt.dc, now)
-	x.reply(http.StatusOK, tokenResponse{
+	resp := tokenResponse{
 		AccessToken: a.value, APIDomain: x.t.apiURL(rt.dc), TokenType: "Bearer",
 		ExpiresIn: int(s.limits.AccessTokenLifetime.Seconds()),
-	})
+	}
+	if s.brokenLocked(DevRefreshIssuesRefresh) {
+		resp.RefreshToken = rt.value
+	}
+	x.reply(http.StatusOK, resp)
 }
 
 // revoke serves POST {AS}/oauth/v2/token/revoke?token=… (also as a form
@@ -211,13 +220,44 @@ func (s *Server) revoke(x *exchange) {
 		x.reply(http.StatusOK, map[string]string{"status": "success"})
 		return
 	}
+	if s.brokenLocked(DevRevokeUnknownSuccess) {
+		x.reply(http.StatusOK, map[string]string{"status": "success"})
+		return
+	}
 	x.errStr = zoho.ErrInvalidToken
 	x.reply(http.StatusBadRequest, map[string]string{"status": "failure", "error": zoho.ErrInvalidToken})
 }
 
 func (s *Server) dropAccessLocked(a *accessToken) {
 	delete(s.access, a.value)
-	if a.rt != nil {
+	if a.rt != nil && !s.brokenLocked(DevCapCountsRevoked) {
 		a.rt.access = slices.DeleteFunc(a.rt.access, func(o *accessToken) bool { return o == a })
 	}
+}
+
+// redirectRegisteredLocked says whether a redirect URI is one of the
+// client's, compared exactly: no trimming, no case folding, no trailing
+// slash or query ignored (K4-AUTH-REDIRECT, K4-TOKEN-REDIRECT).
+func (s *Server) redirectRegisteredLocked(c *client, uri string) bool {
+	if !s.brokenLocked(DevRedirectNearMiss) {
+		return slices.Contains(c.RedirectURIs, uri)
+	}
+	loose := func(u string) string {
+		u = strings.TrimSpace(u)
+		if p, err := url.Parse(u); err == nil {
+			p.RawQuery = ""
+			u = p.String()
+		}
+		return strings.ToLower(strings.TrimSuffix(u, "/"))
+	}
+	return slices.ContainsFunc(c.RedirectURIs, func(r string) bool { return loose(r) == loose(uri) })
+}
+
+// expiredLocked says whether something that expires at expires is dead at
+// now: it lives until just before that instant.
+func (s *Server) expiredLocked(expires, now time.Time) bool {
+	if s.brokenLocked(DevExpiryInclusive) {
+		return now.After(expires)
+	}
+	return !now.Before(expires)
 }

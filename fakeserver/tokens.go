@@ -34,6 +34,8 @@ type refreshToken struct {
 	access []*accessToken
 	// mints are the times of recent refreshes (the accounts-2025 throttle).
 	mints []time.Time
+	// evictions counts the access tokens the cap deleted (for a deviation).
+	evictions int
 }
 
 type accessToken struct {
@@ -98,7 +100,7 @@ func (s *Server) sweepGrantsLocked(now time.Time) {
 
 // accessLive says whether an access token is still accepted.
 func (s *Server) accessLive(a *accessToken, now time.Time) bool {
-	return now.Before(a.expires) || s.brokenLocked(zoho.Note5)
+	return !s.expiredLocked(a.expires, now) || s.brokenLocked(zoho.Note5)
 }
 
 // mintRefreshLocked issues a refresh token, evicting the user's oldest one
@@ -114,9 +116,10 @@ func (s *Server) mintRefreshLocked(g *grant, now time.Time) *refreshToken {
 		}
 		for len(mine) >= cap {
 			victim := mine[0]
-			if s.brokenLocked(zoho.Note8) {
+			if s.brokenLocked(zoho.Note8) || (g.user.evictions > 0 && s.brokenLocked(DevCapEvictsOnce)) {
 				victim = mine[len(mine)-1]
 			}
+			g.user.evictions++
 			s.evictRefreshLocked(victim)
 			mine = slices.DeleteFunc(mine, func(t *refreshToken) bool { return t == victim })
 		}
@@ -147,6 +150,9 @@ func (s *Server) revokeRefreshLocked(rt *refreshToken) {
 	}
 	rt.access = nil
 	rt.revoked = true
+	if s.brokenLocked(DevCapCountsRevoked) {
+		return // the revoked token keeps its place under the cap
+	}
 	s.userRTs[rt.user] = slices.DeleteFunc(s.userRTs[rt.user], func(t *refreshToken) bool { return t == rt })
 	if len(s.userRTs[rt.user]) == 0 {
 		delete(s.userRTs, rt.user)
@@ -170,9 +176,10 @@ func (s *Server) mintAccessLocked(rt *refreshToken, c *client, u *user, dc zoho.
 		if cap := s.limits.AccessTokensPerRefreshToken; cap > 0 && !s.brokenLocked(zoho.Note7) {
 			for len(rt.access) >= cap {
 				i := 0
-				if s.brokenLocked(zoho.Note8) {
+				if s.brokenLocked(zoho.Note8) || (rt.evictions > 0 && s.brokenLocked(DevCapEvictsOnce)) {
 					i = len(rt.access) - 1
 				}
+				rt.evictions++
 				delete(s.access, rt.access[i].value)
 				rt.access = slices.Delete(rt.access, i, i+1)
 			}

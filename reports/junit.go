@@ -30,6 +30,9 @@ const (
 	PropTarget      = "target"
 	PropProfile     = "profile"
 	PropLabelFilter = "label_filter"
+	// PropOffContract says how the target is configured apart from the
+	// contract (only when it is).
+	PropOffContract = "off_contract"
 	PropStarted     = "started"
 	PropVerdict     = "verdict"
 	PropCase        = "case"
@@ -148,6 +151,9 @@ func junitXML(r Results) ([]byte, error) {
 		}},
 		Timestamp: timestamp(r.Run.Started),
 		SystemOut: text(runText(r)),
+	}
+	if r.Run.OffContract != "" {
+		suite.Properties.Properties = append(suite.Properties.Properties, junitProperty{PropOffContract, r.Run.OffContract})
 	}
 	if d := r.Run.Deviations; d != nil {
 		suite.Properties.Properties = append(suite.Properties.Properties, junitProperty{PropDeviations, deviationsText(d)})
@@ -361,6 +367,9 @@ func runText(r Results) string {
 	line("target", r.Run.Target)
 	line("profile", r.Run.Profile)
 	line("label filter", r.Run.LabelFilter)
+	if r.Run.OffContract != "" {
+		line("off contract", r.Run.OffContract)
+	}
 	line("started", timestamp(r.Run.Started))
 	line("verdict", r.Verdict())
 	if r.Run.Deviations != nil {

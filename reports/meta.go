@@ -52,6 +52,10 @@ type RunMeta struct {
 	Started time.Time `json:"started"`
 	// LabelFilter is the --label-filter the run used, if any.
 	LabelFilter string `json:"label_filter,omitempty"`
+	// OffContract says how the target is known to be configured apart
+	// from the expected profile's contract (a fake started with other
+	// limits), "" when it is not: the cases its difference touches fail.
+	OffContract string `json:"off_contract,omitempty"`
 	// Deviations are the target's expected deviations (LoadDeviations,
 	// DeviationsFromEnv), if the run has any. FromReport applies them to
 	// the cases, and results.json keeps them.

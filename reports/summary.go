@@ -344,6 +344,9 @@ func summaryMarkdown(r Results) []byte {
 	if r.Run.LabelFilter != "" {
 		p("| Label filter | `%s` |\n", strings.ReplaceAll(r.Run.LabelFilter, "`", "'"))
 	}
+	if r.Run.OffContract != "" {
+		p("| Off contract | %s |\n", md(r.Run.OffContract))
+	}
 	if s.Deviations != nil {
 		p("| Deviations file | %s |\n", md(s.DeviationsText))
 	}

@@ -74,6 +74,9 @@ a { color: inherit; }
 {{- if .Results.Run.LabelFilter}}
 <tr><th scope="row">Label filter</th><td><code>{{.Results.Run.LabelFilter}}</code></td></tr>
 {{- end}}
+{{- if .Results.Run.OffContract}}
+<tr><th scope="row">Off contract</th><td>{{.Results.Run.OffContract}}</td></tr>
+{{- end}}
 {{- if .Deviations}}
 <tr><th scope="row">Deviations file</th><td>{{.DeviationsText}}</td></tr>
 {{- end}}

@@ -150,7 +150,7 @@ func prepared(r Results) Results {
 }
 
 func cleanRun(run RunMeta) RunMeta {
-	run.Target, run.Profile, run.LabelFilter = clean(run.Target), clean(run.Profile), clean(run.LabelFilter)
+	run.Target, run.Profile, run.LabelFilter, run.OffContract = clean(run.Target), clean(run.Profile), clean(run.LabelFilter), clean(run.OffContract)
 	if c := run.Certificate; c != nil {
 		run.Certificate = &Certificate{Integration: clean(c.Integration), Version: clean(c.Version), Adapter: clean(c.Adapter)}
 	}

@@ -72,6 +72,9 @@ func runCatalogue(args []string, stdout, stderr io.Writer) int {
 		for _, p := range c.Proof {
 			proof = append(proof, string(p))
 		}
+		if n := len(c.ProofLimits); n > 0 {
+			proof = append(proof, fmt.Sprintf("%d limit changes", n))
+		}
 		switch {
 		case len(proof) > 0:
 			proven++
@@ -82,7 +85,7 @@ func runCatalogue(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Area, dash(seeds), c.Basis, dash(needs), dash(proof), c.Location())
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "\n%d cases, %d proven by a break, %d by switching their fault off, %d without one\n", len(cases), proven, byFault, len(cases)-proven-byFault)
+	fmt.Fprintf(stdout, "\n%d cases, %d proven by a break or a limit change, %d by switching their fault off, %d without one\n", len(cases), proven, byFault, len(cases)-proven-byFault)
 	return 0
 }
 

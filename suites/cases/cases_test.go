@@ -3,6 +3,7 @@ package cases_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -84,15 +85,63 @@ func TestEveryCaseFailsAgainstItsBreak(t *testing.T) {
 					if !errors.As(err, &fail) {
 						t.Fatalf("with break %s on, case %s did not fail (err = %v): it cannot catch that violation", id, c.ID, err)
 					}
-					if msg := err.Error(); !strings.Contains(msg, string(id)) || !strings.Contains(msg, c.Location()) {
+					// a seed's break is named by the failure; a deviation
+					// (DEV-) has no rule of its own to name, only the row
+					named := strings.HasPrefix(string(id), "DEV-") || strings.Contains(err.Error(), string(id))
+					if msg := err.Error(); !named || !strings.Contains(msg, c.Location()) {
 						t.Errorf("the failure does not name the rule %s and the row %s:\n%s", id, c.Location(), msg)
 					}
 				})
 			}
+			for i, o := range c.ProofLimits {
+				t.Run(fmt.Sprintf("%s/%s/limits-%d", profile, c.ID, i), func(t *testing.T) {
+					t.Parallel()
+					con := fixtures.MustContract(profile)
+					l, err := fixtures.ApplyLimits(con.Limits, o)
+					if err != nil {
+						t.Fatal(err)
+					}
+					diff := fixtures.DiffLimits(con.Limits, l)
+					if len(diff) == 0 {
+						t.Skipf("%v changes nothing under %s", o, profile)
+					}
+					f := fake(t, profile)
+					if err := f.SetLimits(l); err != nil {
+						t.Fatal(err)
+					}
+					_, err = cases.Run(context.Background(), f, c)
+					var fail *cases.Failure
+					if !errors.As(err, &fail) {
+						t.Fatalf("against a fake with %v, case %s did not fail (err = %v): it cannot tell that target from the contract", diff, c.ID, err)
+					}
+				})
+			}
+		}
+		if len(c.ProofLimits) > 0 && len(c.Proof) == 0 && !isFault {
+			proven++
+			without = slices.DeleteFunc(without, func(id string) bool { return id == c.ID })
 		}
 	}
-	t.Logf("catalogue: %d cases, %d proven by a break, %d by switching the fault off, %d without %v", len(cat.Cases), proven, faultOff, len(without), without)
+	t.Logf("catalogue: %d cases, %d proven by a break or a limit, %d by switching the fault off, %d without %v", len(cat.Cases), proven, faultOff, len(without), without)
 }
+
+// Every deviation of the fake (a DEV- break) is caught by at least one case
+// that names it as its proof: a deviation nobody catches is a bug a target
+// could have unseen.
+func TestEveryDeviationIsCaught(t *testing.T) {
+	cat := fixtures.Load()
+	for _, id := range fakeserver.Deviations() {
+		caught := false
+		for _, c := range cat.Cases {
+			caught = caught || slices.Contains(c.Proof, id)
+		}
+		if !caught {
+			t.Errorf("deviation %s (%s) is the proof of no case", id, effect(id))
+		}
+	}
+}
+
+func effect(id zoho.SeedID) string { e, _ := fakeserver.BreakEffect(id); return e }
 
 // faultless is the fake with fault injection that does nothing: a fault
 // case run against it must fail.

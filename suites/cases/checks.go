@@ -35,10 +35,10 @@ func checkRegister(r *run) error {
 	switch {
 	case err == nil:
 		r.sent = append(r.sent, "  -> registered")
-		return r.checkOutcome("register", outcome{ok: true})
+		return r.checkOutcome("register", outcome{ok: true, console: true})
 	case errors.As(err, &rerr):
 		r.sent = append(r.sent, "  -> "+rerr.Message)
-		return r.checkOutcome("register", outcome{err: rerr.Message})
+		return r.checkOutcome("register", outcome{err: rerr.Message, console: true})
 	}
 	return err
 }
@@ -80,31 +80,39 @@ func checkSelfClientCode(r *run) error {
 	switch {
 	case err == nil:
 		r.sent = append(r.sent, "  -> code "+zoho.RedactValue(code))
-		return r.checkOutcome("generate code", outcome{ok: true})
+		return r.checkOutcome("generate code", outcome{ok: true, console: true})
 	case errors.As(err, &rerr):
 		r.sent = append(r.sent, "  -> "+rerr.Message)
-		return r.checkOutcome("generate code", outcome{err: rerr.Message})
+		return r.checkOutcome("generate code", outcome{err: rerr.Message, console: true})
 	}
 	return err
 }
 
-// selfClientLifetime reads the lifetime from after: "self_client:5m-1s".
+// selfClientLifetime reads the lifetime to select from after:
+// "self_client:5m-1s" selects 5m; "self_client:default" selects none (0),
+// so that the console's default applies.
 func selfClientLifetime(after string) (time.Duration, error) {
 	base, _, _ := strings.Cut(strings.TrimPrefix(after, "self_client:"), "+")
 	base, _, _ = strings.Cut(base, "-")
+	if base == "default" {
+		return 0, nil
+	}
 	return time.ParseDuration(base)
 }
 
 // checkExchange exchanges a grant token: after some time, a second time,
-// after a failed exchange, or with overridden parameters.
+// after a failed exchange, by another client, or with overridden
+// parameters ("-" removes one). Variant edges checks the three edges of a
+// lifetime: a code works just before stimulus.after, and is refused exactly
+// at it and just after it.
 func checkExchange(r *run) error {
 	dc := r.c.Stimulus.DC
 	var (
-		c    client
-		code string
-		form func(code string) url.Values
+		c       client
+		newCode func() (string, error)
+		form    func(code string) url.Values
 	)
-	if r.c.Stimulus.Variant == "self-client" {
+	if strings.HasPrefix(r.c.Stimulus.After, "self_client:") || r.c.Stimulus.Variant == "self-client" {
 		con, err := r.console()
 		if err != nil {
 			return err
@@ -118,10 +126,18 @@ func checkExchange(r *run) error {
 		if err != nil {
 			return fmt.Errorf("%s: a self-client case needs after: self_client:<lifetime>…: %v", r.c.Location(), err)
 		}
-		if code, err = con.SelfClientCode(self.ID, fakeserver.SelfClientCodeRequest{Scopes: []string{scope}, Lifetime: lifetime}); err != nil {
-			return &Failure{Step: "generate code", Want: "a code", Got: err.Error()}
+		newCode = func() (string, error) {
+			code, err := con.SelfClientCode(self.ID, fakeserver.SelfClientCodeRequest{Scopes: []string{scope}, Lifetime: lifetime})
+			if err != nil {
+				return "", &Failure{Step: "generate code", Want: "a code", Got: err.Error()}
+			}
+			sel := lifetime.String()
+			if lifetime == 0 {
+				sel = "none (the default)"
+			}
+			r.sent = append(r.sent, fmt.Sprintf("console: Generate Code lifetime=%s -> code %s", sel, zoho.RedactValue(code)))
+			return code, nil
 		}
-		r.sent = append(r.sent, fmt.Sprintf("console: Generate Code lifetime=%s -> code %s", lifetime, zoho.RedactValue(code)))
 		form = func(code string) url.Values {
 			f := exchangeForm(c, c.Secret, code)
 			f.Del("redirect_uri") // a self-client code needs none
@@ -132,14 +148,17 @@ func checkExchange(r *run) error {
 		if c, err = r.webClient(dc, ""); err != nil {
 			return err
 		}
-		g, err := r.mustGrant(dc, c, nil)
-		if err != nil {
-			return err
+		newCode = func() (string, error) {
+			g, err := r.mustGrant(dc, c, nil)
+			return g.code, err
 		}
-		code = g.code
 		form = func(code string) url.Values { return exchangeForm(c, c.Secret, code) }
 	}
 	accounts := r.t.AccountsURL(dc)
+	code, err := newCode()
+	if err != nil {
+		return err
+	}
 
 	switch r.c.Stimulus.Inject {
 	case fixtures.InjectReuse:
@@ -170,6 +189,18 @@ func checkExchange(r *run) error {
 			return err
 		}
 	}
+	if r.c.Stimulus.Variant == "other-client" {
+		// another client of the same developer sends the code with its own,
+		// valid credentials
+		other, err := r.webClient(dc, "")
+		if err != nil {
+			return err
+		}
+		form = func(code string) url.Values { return exchangeForm(other, other.Secret, code) }
+	}
+	if r.c.Stimulus.Variant == "edges" {
+		return r.exchangeEdges(accounts, code, newCode, form)
+	}
 	if d, err := r.after(); err != nil {
 		return err
 	} else if d > 0 {
@@ -179,13 +210,61 @@ func checkExchange(r *run) error {
 	}
 	f := form(code)
 	for k, v := range r.c.Stimulus.Params {
-		f.Set(k, v)
+		if v == "-" {
+			f.Del(k)
+		} else {
+			f.Set(k, v)
+		}
 	}
 	_, o, err := r.token(accounts, f)
 	if err != nil {
 		return err
 	}
 	return r.checkOutcome("exchange", o)
+}
+
+// edge is the step of a limit's edge: just before, exactly at, just after.
+const edge = time.Second
+
+// exchangeEdges exchanges three codes issued at once: one just before the
+// lifetime ends (it must work), one exactly at its end and one just after
+// (both checked against the row).
+func (r *run) exchangeEdges(accounts, first string, newCode func() (string, error), form func(string) url.Values) error {
+	codes := []string{first}
+	for range 2 {
+		code, err := newCode()
+		if err != nil {
+			return err
+		}
+		codes = append(codes, code)
+	}
+	lifetime, err := r.after()
+	if err != nil {
+		return err
+	}
+	if err := r.advance(lifetime - edge); err != nil {
+		return err
+	}
+	_, o, err := r.token(accounts, form(codes[0]))
+	if err != nil {
+		return err
+	}
+	if err := r.require(fmt.Sprintf("exchange %s before the lifetime (%s) ends", edge, lifetime), o, "a grant token works until its lifetime ends"); err != nil {
+		return err
+	}
+	for i, when := range []string{"exactly when the lifetime (" + lifetime.String() + ") ends", edge.String() + " after the lifetime ends"} {
+		if err := r.advance(edge); err != nil {
+			return err
+		}
+		_, o, err := r.token(accounts, form(codes[i+1]))
+		if err != nil {
+			return err
+		}
+		if err := r.checkOutcome("exchange "+when, o); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkDCExchange covers the data-centre rules (K4-TOKEN-CLIENT-b/c).
@@ -200,6 +279,29 @@ func checkDCExchange(r *run) error {
 	}
 	con, err := r.console()
 	switch r.c.Stimulus.Variant {
+	case "cn":
+		// the CN DC is a separate instance outside multi-DC: the console
+		// refuses to enable a client there, and CN knows no other DC's client
+		if err != nil {
+			return err
+		}
+		c, err := r.webClient(home, "")
+		if err != nil {
+			return err
+		}
+		if _, err := con.EnableMultiDC(c.ID, other, fakeserver.MultiDC{}); err == nil {
+			return &Failure{Step: "console: enable multi-DC in " + strings.ToUpper(string(other)), Want: "refused: CN is a separate instance outside multi-DC", Got: "enabled"}
+		}
+		r.sent = append(r.sent, "console: enable multi-DC in "+string(other)+" -> refused")
+		g, err := r.mustGrant(home, c, nil)
+		if err != nil {
+			return err
+		}
+		_, o, err := r.token(r.t.AccountsURL(other), exchangeForm(c, c.Secret, g.code))
+		if err != nil {
+			return err
+		}
+		return r.checkOutcome("exchange at the "+strings.ToUpper(string(other))+" server", o)
 	case "foreign-dc":
 		c, err := r.webClient(home, "")
 		if err != nil {
@@ -291,7 +393,7 @@ func checkDCExchange(r *run) error {
 			return r.checkOutcome("exchange at the user's DC", o)
 		}
 	}
-	return fmt.Errorf("%s: dc-exchange needs variant foreign-dc, multi-dc, other-dc-secret or location", r.c.Location())
+	return fmt.Errorf("%s: dc-exchange needs variant cn, foreign-dc, multi-dc, other-dc-secret or location", r.c.Location())
 }
 
 // checkRefresh refreshes after some time, after a revoke, or with another
@@ -303,12 +405,8 @@ func checkRefresh(r *run) error {
 		return err
 	}
 	if r.c.Stimulus.Inject == fixtures.InjectRevoke {
-		a, err := r.send(http.MethodPost, r.t.AccountsURL(dc)+"/oauth/v2/token/revoke", url.Values{"token": {t.refresh}}, nil)
-		if err != nil {
+		if err := r.revokeToken(dc, t.refresh, "the refresh token"); err != nil {
 			return err
-		}
-		if a.status != http.StatusOK || a.str("status") != "success" {
-			return &Failure{Step: "revoke", Want: `HTTP 200 {"status":"success"}`, Got: fmt.Sprintf("HTTP %d %s", a.status, a.body)}
 		}
 	}
 	if d, err := r.after(); err != nil {
@@ -322,7 +420,23 @@ func checkRefresh(r *run) error {
 	if v, ok := r.c.Stimulus.Params["refresh_token"]; ok {
 		rt = v
 	}
-	a, o, err := r.refresh(dc, c, rt)
+	at := dc
+	if r.c.Stimulus.Variant == "other-dc" {
+		// the same client, enabled in the other DC, asks there with the
+		// right secret: the refresh token still lives only in its own DC
+		con, err := r.console()
+		if err != nil {
+			return err
+		}
+		at = otherDC(dc)
+		secret, err := con.EnableMultiDC(c.ID, at, fakeserver.MultiDC{})
+		if err != nil {
+			return err
+		}
+		c.Secrets[at] = secret
+		r.sent = append(r.sent, "console: enable multi-DC in "+string(at))
+	}
+	a, o, err := r.refresh(at, c, rt)
 	if err != nil {
 		return err
 	}
@@ -345,7 +459,9 @@ func checkRefresh(r *run) error {
 	return nil
 }
 
-// checkAccessTokenLifetime: expires_in, works just inside, rejected just past.
+// checkAccessTokenLifetime: expires_in, works just inside, rejected just
+// past. Variant edges: works 1 s before the lifetime ends, rejected exactly
+// at its end and 1 s after.
 func checkAccessTokenLifetime(r *run) error {
 	dc := r.c.Stimulus.DC
 	c, t, err := r.startWithTokens()
@@ -359,6 +475,30 @@ func checkAccessTokenLifetime(r *run) error {
 	past, err := r.after()
 	if err != nil {
 		return err
+	}
+	if r.c.Stimulus.Variant == "edges" {
+		if err := r.advance(past - edge); err != nil {
+			return err
+		}
+		o, err := r.useToken(t.apiDomain, t.access)
+		if err != nil {
+			return err
+		}
+		if err := r.require(fmt.Sprintf("use the access token %s before its lifetime (%s) ends", edge, past), o, "an access token works until its lifetime ends"); err != nil {
+			return err
+		}
+		for _, when := range []string{"exactly when its lifetime (" + past.String() + ") ends", edge.String() + " after its lifetime ends"} {
+			if err := r.advance(edge); err != nil {
+				return err
+			}
+			if o, err = r.useToken(t.apiDomain, t.access); err != nil {
+				return err
+			}
+			if err := r.checkOutcome("use the access token "+when, o); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	inside := lifetime - (past - lifetime)
 	if err := r.advance(inside); err != nil {
@@ -461,11 +601,40 @@ func (r *run) refreshLocked(mu *sync.Mutex, dc zoho.DC, c client, rt string) (an
 	mu.Lock()
 	r.record(http.MethodPost, r.t.AccountsURL(dc)+"/oauth/v2/token", form, a, nil)
 	mu.Unlock()
-	return a, tokenOutcome(a), nil
+	o := r.tokenOutcome(a, dc)
+	if o.ok && o.wire == "" && a.json["refresh_token"] != nil {
+		o.wire = "a refresh answers no refresh_token"
+	}
+	return a, o, nil
 }
 
-// checkAccessTokenCap mints one access token over the cap (or many at once)
-// and checks which still work.
+// revokeToken revokes a token at the DC's Accounts server, which must
+// answer the contract's success.
+func (r *run) revokeToken(dc zoho.DC, token, what string) error {
+	a, err := r.send(http.MethodPost, r.t.AccountsURL(dc)+"/oauth/v2/token/revoke", url.Values{"token": {token}}, nil)
+	if err != nil {
+		return err
+	}
+	want := r.contract.Answers.Revoked
+	if why := r.exactBody(a, want.Body); why != "" || a.status != want.Status {
+		return &Failure{Step: "revoke " + what, Want: fmt.Sprintf("HTTP %d %s", want.Status, want.Body), Got: fmt.Sprintf("HTTP %d %s", a.status, zoho.Redact(string(a.body))), Detail: why}
+	}
+	return nil
+}
+
+// requireWorks fails the case unless the API takes the access token.
+func (r *run) requireWorks(step, apiDomain, access, detail string) error {
+	o, err := r.useToken(apiDomain, access)
+	if err != nil {
+		return err
+	}
+	return r.require(step, o, detail)
+}
+
+// checkAccessTokenCap mints access tokens up to the cap and over it (or
+// many at once) and checks which still work. Variants: "" (one over: the
+// first is evicted), again (two over: the second goes too), after-revoke
+// (a revoked access token frees its place: one more evicts nothing).
 func checkAccessTokenCap(r *run) error {
 	dc := r.c.Stimulus.DC
 	limit := r.limits.AccessTokensPerRefreshToken
@@ -489,6 +658,9 @@ func checkAccessTokenCap(r *run) error {
 			if err != nil {
 				return err
 			}
+			if o.wire != "" {
+				return r.require("use an access token", o, "")
+			}
 			if o.ok {
 				live++
 			}
@@ -499,24 +671,79 @@ func checkAccessTokenCap(r *run) error {
 		}
 		return r.checkOutcome(fmt.Sprintf("count working access tokens after %d concurrent refreshes", limit+5), o)
 	}
-	minted, err := r.refreshPaced(dc, c, t.refresh, limit, false)
+	// exactly at the cap: all of them work, the first too
+	minted, err := r.refreshPaced(dc, c, t.refresh, limit-1, false)
 	if err != nil {
 		return err
 	}
-	for i, a := range minted {
-		o, err := r.useToken(t.apiDomain, a)
+	all := append([]string{t.access}, minted...)
+	for i, a := range all {
+		if err := r.requireWorks(fmt.Sprintf("use access token %d of %d (the cap)", i+1, limit), t.apiDomain, a, "up to the cap, every access token works"); err != nil {
+			return err
+		}
+	}
+	mint := func() error {
+		more, err := r.refreshPaced(dc, c, t.refresh, 1, false)
+		all = append(all, more...)
+		return err
+	}
+	switch r.c.Stimulus.Variant {
+	case "":
+		if err := mint(); err != nil {
+			return err
+		}
+		for i := 1; i < len(all); i++ {
+			if err := r.requireWorks(fmt.Sprintf("use access token %d of %d", i+1, limit+1), t.apiDomain, all[i], "the newer access tokens keep working"); err != nil {
+				return err
+			}
+		}
+		o, err := r.useToken(t.apiDomain, all[0])
 		if err != nil {
 			return err
 		}
-		if err := r.require(fmt.Sprintf("use access token %d of %d", i+2, limit+1), o, "the newer access tokens keep working"); err != nil {
+		return r.checkOutcome(fmt.Sprintf("use the first access token after %d more", limit), o)
+	case "again":
+		for range 2 {
+			if err := mint(); err != nil {
+				return err
+			}
+		}
+		if err := r.requireRejected("use the first access token", t.apiDomain, all[0], "the first overflow evicted it"); err != nil {
 			return err
 		}
+		for i := 2; i < len(all); i++ {
+			if err := r.requireWorks(fmt.Sprintf("use access token %d of %d", i+1, limit+2), t.apiDomain, all[i], "the newer access tokens keep working"); err != nil {
+				return err
+			}
+		}
+		o, err := r.useToken(t.apiDomain, all[1])
+		if err != nil {
+			return err
+		}
+		return r.checkOutcome(fmt.Sprintf("use the second access token after %d more (the cap overflowed twice)", limit+1), o)
+	case "after-revoke":
+		if err := r.revokeToken(dc, all[1], "the second access token"); err != nil {
+			return err
+		}
+		if err := r.requireRejected("use the revoked access token", t.apiDomain, all[1], "a revoked access token is dead"); err != nil {
+			return err
+		}
+		if err := mint(); err != nil {
+			return err
+		}
+		o, err := r.useToken(t.apiDomain, all[0])
+		if err != nil {
+			return err
+		}
+		if err := r.checkOutcome(fmt.Sprintf("use the first access token: %d live again after a revoke and one more", limit), o); err != nil {
+			return err
+		}
+		if err := mint(); err != nil {
+			return err
+		}
+		return r.requireRejected("use the first access token after one more", t.apiDomain, all[0], "past the cap again, the oldest goes")
 	}
-	o, err := r.useToken(t.apiDomain, t.access)
-	if err != nil {
-		return err
-	}
-	return r.checkOutcome(fmt.Sprintf("use the first access token after %d more", limit), o)
+	return fmt.Errorf("%s: access-token-cap knows the variants again and after-revoke, not %q", r.c.Location(), r.c.Stimulus.Variant)
 }
 
 // pacedGrant gets a grant, moving the clock past the grant rate window when
@@ -531,7 +758,11 @@ func (r *run) pacedGrant(dc zoho.DC, c client, n *int) (grant, error) {
 	return r.mustGrant(dc, c, url.Values{"prompt": {"consent"}})
 }
 
-// checkRefreshTokenCap mints one refresh token over the per-user cap.
+// checkRefreshTokenCap mints refresh tokens up to the per-user cap and over
+// it. Variants: "" (one over: the first is evicted with its access tokens),
+// again (two over: the second goes too), after-revoke (a revoked refresh
+// token frees its place), other-client (the one over comes from another
+// client of the user: the cap counts per user, or per user and client).
 func checkRefreshTokenCap(r *run) error {
 	dc := r.c.Stimulus.DC
 	limit := r.limits.RefreshTokensPerUser
@@ -554,51 +785,110 @@ func checkRefreshTokenCap(r *run) error {
 			return err
 		}
 		rts = append(rts, tokensOf(a))
+		if rts[len(rts)-1].refresh == "" {
+			return &Failure{Step: "exchange", Want: "a refresh_token (access_type=offline, prompt=consent)", Got: "none"}
+		}
 		return nil
+	}
+	works := func(i int, why string) error {
+		_, o, err := r.refresh(dc, c, rts[i].refresh)
+		if err != nil {
+			return err
+		}
+		return r.require(fmt.Sprintf("refresh with refresh token %d of %d", i+1, len(rts)), o, why)
 	}
 	for range limit {
 		if err := mint(c); err != nil {
 			return err
 		}
 	}
-	last := c
-	if r.c.Stimulus.Variant == "other-client" {
-		if last, err = r.webClient(dc, ""); err != nil {
-			return err
-		}
-		grants = 0
-	}
-	if err := mint(last); err != nil {
+	// exactly at the cap, the first still works
+	if err := works(0, "up to the cap, every refresh token works"); err != nil {
 		return err
 	}
-	for i := 1; i < len(rts)-1; i++ {
-		_, o, err := r.refresh(dc, c, rts[i].refresh)
+	checked := 0 // the refresh token whose fate the row judges
+	switch r.c.Stimulus.Variant {
+	case "", "other-client":
+		last := c
+		if r.c.Stimulus.Variant == "other-client" {
+			if last, err = r.webClient(dc, ""); err != nil {
+				return err
+			}
+			grants = 0
+		}
+		if err := mint(last); err != nil {
+			return err
+		}
+		for i := 1; i < len(rts)-1; i++ {
+			if err := works(i, "the newer refresh tokens keep working"); err != nil {
+				return err
+			}
+		}
+	case "again":
+		for range 2 {
+			if err := mint(c); err != nil {
+				return err
+			}
+		}
+		_, o, err := r.refresh(dc, c, rts[0].refresh)
 		if err != nil {
 			return err
 		}
-		if err := r.require(fmt.Sprintf("refresh with refresh token %d of %d", i+1, limit+1), o, "the newer refresh tokens keep working"); err != nil {
+		if err := r.requireError("refresh with the first refresh token", o, zoho.ErrInvalidCode, "the first overflow evicted it"); err != nil {
 			return err
 		}
+		for i := 2; i < len(rts); i++ {
+			if err := works(i, "the newer refresh tokens keep working"); err != nil {
+				return err
+			}
+		}
+		checked = 1
+	case "after-revoke":
+		if err := r.revokeToken(dc, rts[1].refresh, "the second refresh token"); err != nil {
+			return err
+		}
+		if err := mint(c); err != nil {
+			return err
+		}
+		_, o, err := r.refresh(dc, c, rts[0].refresh)
+		if err != nil {
+			return err
+		}
+		if err := r.checkOutcome(fmt.Sprintf("refresh with the first refresh token: %d live again after a revoke and one more", limit), o); err != nil {
+			return err
+		}
+		if err := mint(c); err != nil {
+			return err
+		}
+		_, o, err = r.refresh(dc, c, rts[0].refresh)
+		if err != nil {
+			return err
+		}
+		return r.requireError("refresh with the first refresh token after one more", o, zoho.ErrInvalidCode, "past the cap again, the oldest goes")
+	default:
+		return fmt.Errorf("%s: refresh-token-cap knows the variants again, after-revoke and other-client, not %q", r.c.Location(), r.c.Stimulus.Variant)
 	}
-	_, o, err := r.refresh(dc, c, rts[0].refresh)
+	_, o, err := r.refresh(dc, c, rts[checked].refresh)
 	if err != nil {
 		return err
 	}
-	if err := r.checkOutcome(fmt.Sprintf("refresh with the first refresh token after %d more", limit), o); err != nil {
+	if err := r.checkOutcome(fmt.Sprintf("refresh with refresh token %d after %d more", checked+1, len(rts)-limit), o); err != nil {
 		return err
 	}
 	if !o.ok {
-		return r.requireRejected("use the first refresh token's access token", rts[0].apiDomain, rts[0].access, "the evicted refresh token's access tokens go with it")
+		return r.requireRejected(fmt.Sprintf("use refresh token %d's access token", checked+1), rts[checked].apiDomain, rts[checked].access, "the evicted refresh token's access tokens go with it")
 	}
 	return nil
 }
 
-// checkGrantRate asks for one grant token over the rate limit.
+// checkGrantRate asks for one grant token over the rate limit, then again
+// after the window. Variant edges: refused still 1 s before the window
+// ends, allowed exactly when it ends.
 func checkGrantRate(r *run) error {
 	dc := r.c.Stimulus.DC
 	limit := r.limits.GrantRate.Limit
 	var next func() (outcome, error)
-	if r.c.Stimulus.Variant == "self-client" {
+	if r.c.Stimulus.Endpoint == "self-client" {
 		con, err := r.console()
 		if err != nil {
 			return err
@@ -613,10 +903,10 @@ func checkGrantRate(r *run) error {
 			switch {
 			case err == nil:
 				r.sent = append(r.sent, "console: Generate Code -> code")
-				return outcome{ok: true}, nil
+				return outcome{ok: true, console: true}, nil
 			case errors.As(err, &rerr):
 				r.sent = append(r.sent, "console: Generate Code -> "+rerr.Message)
-				return outcome{err: rerr.Message}, nil
+				return outcome{err: rerr.Message, console: true}, nil
 			}
 			return outcome{}, err
 		}
@@ -650,22 +940,35 @@ func checkGrantRate(r *run) error {
 	if err != nil {
 		return err
 	}
+	if r.c.Stimulus.Variant == "edges" {
+		if err := r.advance(d - edge); err != nil {
+			return err
+		}
+		if o, err = next(); err != nil {
+			return err
+		}
+		if err := r.checkOutcome(fmt.Sprintf("grant %d, %s before the window (%s) ends", limit+2, edge, d), o); err != nil {
+			return err
+		}
+		d = edge
+	}
 	if err := r.advance(d); err != nil {
 		return err
 	}
 	if o, err = next(); err != nil {
 		return err
 	}
-	return r.require("a grant after the window", o, "after the window, grant tokens work again")
+	return r.require("a grant when the window has passed", o, "once the window has passed, grant tokens work again")
 }
 
 // checkRefreshThrottle refreshes one time more than the accounts-2025
-// throttle allows within its window.
+// throttle allows within its window, then again after it. Variant edges:
+// refused still 1 s before the window ends, allowed exactly when it ends.
 func checkRefreshThrottle(r *run) error {
 	dc := r.c.Stimulus.DC
 	limit := r.limits.RefreshThrottle.Limit
 	if limit == 0 {
-		limit = zoho.MustProfile(zoho.Accounts2025).RefreshThrottle.Limit
+		limit = fixtures.MustContract(zoho.Accounts2025).Limits.RefreshThrottle.Limit
 	}
 	c, err := r.webClient(dc, "")
 	if err != nil {
@@ -698,11 +1001,219 @@ func checkRefreshThrottle(r *run) error {
 	if err != nil {
 		return err
 	}
+	if r.c.Stimulus.Variant == "edges" {
+		if err := r.advance(d - edge); err != nil {
+			return err
+		}
+		if _, o, err = r.refresh(dc, c, t.refresh); err != nil {
+			return err
+		}
+		if err := r.checkOutcome(fmt.Sprintf("refresh %d, %s before the window (%s) ends", limit+2, edge, d), o); err != nil {
+			return err
+		}
+		d = edge
+	}
 	if err := r.advance(d); err != nil {
 		return err
 	}
 	if _, o, err = r.refresh(dc, c, t.refresh); err != nil {
 		return err
 	}
-	return r.require("a refresh after the window", o, "after the window, refreshes work again")
+	return r.require("a refresh when the window has passed", o, "once the window has passed, refreshes work again")
+}
+
+// otherDC is a DC of the multi-DC group other than dc (EU for US, else US).
+func otherDC(dc zoho.DC) zoho.DC {
+	if dc == zoho.US {
+		return zoho.EU
+	}
+	return zoho.US
+}
+
+// checkAPIToken presents an access token to the API in the way the
+// variant says: scheme-bearer (Authorization: Bearer, which Zoho takes as
+// well), scheme-basic or scheme-none (a scheme the API does not take, or
+// none), other-dc (at another DC's API), org (the org API) or userinfo (the
+// Accounts server's user info).
+func checkAPIToken(r *run) error {
+	dc := r.c.Stimulus.DC
+	_, t, err := r.startWithTokens()
+	if err != nil {
+		return err
+	}
+	if err := r.requireWorks("use the access token with Zoho-oauthtoken", t.apiDomain, t.access, "the token works the documented way"); err != nil {
+		return err
+	}
+	api, path := t.apiDomain, "/crm/v8/users"
+	q := url.Values{"type": {"CurrentUser"}}
+	h := http.Header{"Authorization": {"Zoho-oauthtoken " + t.access}}
+	switch v := r.c.Stimulus.Variant; v {
+	case "scheme-bearer":
+		h.Set("Authorization", "Bearer "+t.access)
+	case "scheme-basic":
+		h.Set("Authorization", "Basic "+t.access)
+	case "scheme-none":
+		h.Set("Authorization", t.access)
+	case "other-dc":
+		api = r.t.APIURL(otherDC(dc))
+	case "org":
+		path, q = "/crm/v8/org", nil
+	case "userinfo":
+		api, path, q = r.t.AccountsURL(dc), "/oauth/user/info", nil
+	default:
+		return fmt.Errorf("%s: api-token knows the variants scheme-bearer, scheme-basic, scheme-none, other-dc, org and userinfo, not %q", r.c.Location(), v)
+	}
+	o, err := r.callAPI(api, path, q, h)
+	if err != nil {
+		return err
+	}
+	return r.checkOutcome(fmt.Sprintf("GET %s with the access token", pathOf(api+path)), o)
+}
+
+// checkRevoke revokes a token the variant names: unknown (a made-up one),
+// access-token (one access token: it dies, its refresh token lives on) or
+// twice (a refresh token revoked a second time).
+func checkRevoke(r *run) error {
+	dc := r.c.Stimulus.DC
+	revoke := func(token string) (outcome, error) {
+		a, err := r.send(http.MethodPost, r.t.AccountsURL(dc)+"/oauth/v2/token/revoke", url.Values{"token": {token}}, nil)
+		if err != nil {
+			return outcome{}, err
+		}
+		o := outcome{status: a.status, a: a, body: zoho.Redact(strings.TrimSpace(string(a.body)))}
+		if o.ok = a.status == http.StatusOK && a.str("status") == "success"; !o.ok {
+			if o.err = a.str("error"); o.err == "" {
+				o.err = "(no error member)"
+			}
+		}
+		return o, nil
+	}
+	switch r.c.Stimulus.Variant {
+	case "unknown":
+		// a target's own tokens are never at risk: this one was never issued
+		o, err := revoke("1000." + strings.Repeat("0", 32) + "." + strings.Repeat("0", 32))
+		if err != nil {
+			return err
+		}
+		return r.checkOutcome("revoke a token nobody was issued", o)
+	case "access-token", "twice":
+		c, t, err := r.startWithTokens()
+		if err != nil {
+			return err
+		}
+		if r.c.Stimulus.Variant == "twice" {
+			if err := r.revokeToken(dc, t.refresh, "the refresh token"); err != nil {
+				return err
+			}
+			o, err := revoke(t.refresh)
+			if err != nil {
+				return err
+			}
+			return r.checkOutcome("revoke the refresh token a second time", o)
+		}
+		_, more, err := r.refresh(dc, c, t.refresh)
+		if err != nil {
+			return err
+		}
+		if err := r.require("refresh", more, "a second access token"); err != nil {
+			return err
+		}
+		second := more.a.str("access_token")
+		o, err := revoke(t.access)
+		if err != nil {
+			return err
+		}
+		if err := r.checkOutcome("revoke the first access token", o); err != nil {
+			return err
+		}
+		if err := r.requireRejected("use the revoked access token", t.apiDomain, t.access, "a revoked access token is dead"); err != nil {
+			return err
+		}
+		if err := r.requireWorks("use the refresh token's other access token", t.apiDomain, second, "revoking one access token leaves the others"); err != nil {
+			return err
+		}
+		_, o, err = r.refresh(dc, c, t.refresh)
+		if err != nil {
+			return err
+		}
+		return r.require("refresh after the access token's revoke", o, "revoking an access token leaves its refresh token")
+	}
+	return fmt.Errorf("%s: revoke knows the variants unknown, access-token and twice, not %q", r.c.Location(), r.c.Stimulus.Variant)
+}
+
+// checkConsent authorizes a client twice for the same user, the second time
+// with the stimulus' parameters, and exchanges the second code: a refresh
+// token comes on the first offline consent only, unless prompt=consent
+// (ZA-RT-FIRST); never with access_type=online (ZA-RT-ONLINE). Variant
+// first skips the first authorization.
+func checkConsent(r *run) error {
+	dc := r.c.Stimulus.DC
+	c, err := r.webClient(dc, "")
+	if err != nil {
+		return err
+	}
+	if r.c.Stimulus.Variant != "first" {
+		g, err := r.mustGrant(dc, c, url.Values{"access_type": {"offline"}})
+		if err != nil {
+			return err
+		}
+		_, o, err := r.token(g.accountsServer, exchangeForm(c, c.Secret, g.code))
+		if err != nil {
+			return err
+		}
+		if err := r.require("the first offline consent's exchange", o, "the first consent"); err != nil {
+			return err
+		}
+		if o.a.str("refresh_token") == "" {
+			return &Failure{Step: "the first offline consent's exchange", Want: "a refresh_token (the first offline consent)", Got: "none"}
+		}
+	}
+	extra := url.Values{}
+	for k, v := range r.c.Stimulus.Params {
+		extra.Set(k, v)
+	}
+	g, err := r.mustGrant(dc, c, extra)
+	if err != nil {
+		return err
+	}
+	_, o, err := r.token(g.accountsServer, exchangeForm(c, c.Secret, g.code))
+	if err != nil {
+		return err
+	}
+	return r.checkOutcome("exchange the code of the consent with "+redactParams(r.params()), o)
+}
+
+// checkImplicit registers a JavaScript client and asks for a token in the
+// implicit flow (response_type=token): the redirect's fragment carries the
+// token (checked whole), which then works at the API.
+func checkImplicit(r *run) error {
+	dc := r.c.Stimulus.DC
+	con, err := r.console()
+	if err != nil {
+		return err
+	}
+	js, err := con.RegisterClient(fakeserver.ClientSpec{
+		Type: fakeserver.JavaScript, Name: "zconform widget", Homepage: "https://www.example.com",
+		RedirectURIs: []string{redirectURI}, JSDomains: []string{"https://www.example.com"}, DC: dc,
+	})
+	if err != nil {
+		return err
+	}
+	extra := url.Values{"response_type": {"token"}}
+	for k, v := range r.c.Stimulus.Params {
+		extra.Set(k, v)
+	}
+	_, o, err := r.authorize(dc, client{js}, extra)
+	if err != nil {
+		return err
+	}
+	if err := r.checkOutcome("authorize with response_type=token", o); err != nil {
+		return err
+	}
+	if !o.ok {
+		return nil
+	}
+	u, _ := url.Parse(o.a.header.Get("Location"))
+	f, _ := url.ParseQuery(u.Fragment)
+	return r.requireWorks("use the implicit flow's access token", f.Get("api_domain"), f.Get("access_token"), "the token of the implicit flow works at the API")
 }

@@ -33,11 +33,14 @@ const slowMargin = 5 * time.Second
 
 // run is one case on its way.
 type run struct {
-	ctx      context.Context
-	t        target.Target
-	c        fixtures.Case
-	profile  string
-	limits   zoho.Limits
+	ctx     context.Context
+	t       target.Target
+	c       fixtures.Case
+	profile string
+	// contract is what the profile publishes: every expected number and
+	// answer comes from it, never from the target.
+	contract fixtures.Contract
+	limits   zoho.Limits // contract.Limits
 	want     fixtures.Expect
 	sent     []string
 	observed *reports.Observed
@@ -60,17 +63,37 @@ func (a answer) str(key string) string {
 	return v
 }
 
-// outcome is what a checked step came to: success, or an error code.
+// outcome is what a checked step came to: success, or an error code, with
+// the whole answer it came from.
 type outcome struct {
 	ok     bool
 	err    string
 	status int
-	body   string
+	body   string // redacted, for messages
+	// a is the whole answer (zero for the console and for counts).
+	a answer
+	// console marks an answer of the console (no HTTP status).
+	console bool
+	// wire says how the answer breaks the contract's wire format, whatever
+	// the step expected ("" when it does not): a token error sent with
+	// HTTP 400, a token answer with a member too many, ...
+	wire string
+	// g is the grant of a code redirect.
+	g grant
 }
 
 func (o outcome) String() string {
-	if o.ok {
-		return fmt.Sprintf("success (HTTP %d)", o.status)
+	switch {
+	case o.console && o.ok:
+		return "registered"
+	case o.console:
+		return "console: " + o.err
+	case o.ok:
+		s := fmt.Sprintf("success (HTTP %d)", o.status)
+		if o.body != "" {
+			s += ": " + o.body
+		}
+		return s
 	}
 	s := fmt.Sprintf("error %s (HTTP %d)", o.err, o.status)
 	if o.body != "" {
@@ -80,13 +103,24 @@ func (o outcome) String() string {
 }
 
 func wantString(e fixtures.Expect) string {
-	if e.OK {
-		return "success"
+	var s string
+	switch {
+	case e.OK && e.HTTP != 0:
+		s = fmt.Sprintf("success (HTTP %d)", e.HTTP)
+	case e.OK:
+		s = "success"
+	case e.HTTP != 0:
+		s = fmt.Sprintf("error %s (HTTP %d)", e.Error, e.HTTP)
+	default:
+		s = "error " + e.Error
 	}
-	if e.HTTP != 0 {
-		return fmt.Sprintf("error %s (HTTP %d)", e.Error, e.HTTP)
+	switch {
+	case e.Body != "":
+		s += ": " + e.Body
+	case e.Shape != "" && e.Shape != fixtures.ShapeFaultClass && e.Shape != fixtures.ShapeConsole:
+		s += " (" + string(e.Shape) + ")"
 	}
-	return "error " + e.Error
+	return s
 }
 
 // matches compares an error with the expected one: equal, or a console
@@ -95,35 +129,54 @@ func matches(got, want string) bool {
 	return got == want || strings.HasPrefix(got, want+": ")
 }
 
-// checkOutcome compares the checked step's outcome with the case's
-// expectation for the profile.
+// checkOutcome compares the checked step's whole answer with the case's
+// expectation for the profile: success or the error, the HTTP status, the
+// exact body or the answer's shape, and the wire format.
 func (r *run) checkOutcome(step string, o outcome) error {
 	r.observed = &reports.Observed{Step: step, Status: o.status, Error: o.err}
 	w := r.want
-	good := o.ok == w.OK && (w.OK || matches(o.err, w.Error)) && (w.HTTP == 0 || w.HTTP == o.status)
-	if good {
-		return nil
+	if o.ok != w.OK || (!w.OK && !matches(o.err, w.Error)) || (w.HTTP != 0 && w.HTTP != o.status) {
+		return &Failure{Step: step, Want: wantString(w), Got: o.String()}
 	}
-	return &Failure{Step: step, Want: wantString(w), Got: o.String()}
+	if o.wire != "" {
+		return &Failure{Step: step, Want: wantString(w), Got: o.String(), Detail: "the answer breaks the wire format: " + o.wire}
+	}
+	if w.Body != "" {
+		if why := r.exactBody(o.a, w.Body); why != "" {
+			return &Failure{Step: step, Want: wantString(w), Got: o.String(), Detail: why}
+		}
+	}
+	if why := r.shapeOf(w.Shape, o); why != "" {
+		return &Failure{Step: step, Want: wantString(w), Got: o.String(), Detail: why}
+	}
+	return nil
 }
 
 // require fails the case at a step that must succeed for the check to mean
-// anything (a setup step, or the positive half of a case).
+// anything (a setup step, or the positive half of a case); the answer must
+// also keep the wire format.
 func (r *run) require(step string, o outcome, detail string) error {
-	if o.ok {
+	if o.ok && o.wire == "" {
 		return nil
+	}
+	if o.ok {
+		detail = strings.TrimPrefix(detail+"; ", "; ") + "the answer breaks the wire format: " + o.wire
 	}
 	return &Failure{Step: step, Want: "success", Got: o.String(), Detail: detail}
 }
 
-// requireError fails the case when a step that must fail succeeded.
+// requireError fails the case when a step that must fail succeeded, or
+// failed in a way that breaks the wire format.
 func (r *run) requireError(step string, o outcome, want, detail string) error {
-	if !o.ok && (want == "" || matches(o.err, want)) {
+	if !o.ok && (want == "" || matches(o.err, want)) && o.wire == "" {
 		return nil
 	}
 	w := "an error"
 	if want != "" {
 		w = "error " + want
+	}
+	if !o.ok && o.wire != "" {
+		detail = strings.TrimPrefix(detail+"; ", "; ") + "the answer breaks the wire format: " + o.wire
 	}
 	return &Failure{Step: step, Want: w, Got: o.String(), Detail: detail}
 }
@@ -235,17 +288,18 @@ func (r *run) send(method, u string, params url.Values, header http.Header) (ans
 	return a, err
 }
 
-// tokenOutcome reads a token endpoint answer: success is an access_token;
-// anything else is the error member (Zoho sends errors with HTTP 200).
-func tokenOutcome(a answer) outcome {
+// tokenOutcome reads a token endpoint answer of the Accounts server of dc:
+// success is an access_token; anything else is the error member. Either
+// way the answer must keep the wire format (tokenWire).
+func (r *run) tokenOutcome(a answer, dc zoho.DC) outcome {
+	o := outcome{status: a.status, a: a, body: zoho.Redact(strings.TrimSpace(string(a.body)))}
 	if tok := a.str("access_token"); tok != "" {
-		return outcome{ok: true, status: a.status}
+		o.ok = true
+	} else if o.err = a.str("error"); o.err == "" {
+		o.err = "(no error member)"
 	}
-	e := a.str("error")
-	if e == "" {
-		e = "(no error member)"
-	}
-	return outcome{err: e, status: a.status, body: zoho.Redact(strings.TrimSpace(string(a.body)))}
+	o.wire = r.tokenWire(a, dc)
+	return o
 }
 
 // client is a registered client as the cases use it.
@@ -294,7 +348,8 @@ type grant struct {
 	code, location, accountsServer string
 }
 
-// authorize asks the DC's authorization endpoint for a grant token.
+// authorize asks the DC's authorization endpoint for a grant token. A code
+// redirect is checked whole against what was sent (pageWire, redirectWire).
 func (r *run) authorize(dc zoho.DC, c client, extra url.Values) (grant, outcome, error) {
 	sc := scope
 	if p, ok := r.t.(target.ClientProvider); ok {
@@ -315,22 +370,36 @@ func (r *run) authorize(dc zoho.DC, c client, extra url.Values) (grant, outcome,
 	if err != nil {
 		return grant{}, outcome{}, err
 	}
+	o := outcome{status: a.status, a: a}
 	if loc := a.header.Get("Location"); a.status/100 == 3 && loc != "" {
 		u, err := url.Parse(loc)
 		if err != nil {
-			return grant{}, outcome{err: "(unparsable Location)", status: a.status}, nil
+			o.err, o.wire = "(unparsable Location)", "the redirect's Location is not a URL"
+			return grant{}, o, nil
 		}
 		p := u.Query()
 		if p.Get("code") != "" {
-			return grant{code: p.Get("code"), location: p.Get("location"), accountsServer: p.Get("accounts-server")}, outcome{ok: true, status: a.status}, nil
+			g := grant{code: p.Get("code"), location: p.Get("location"), accountsServer: p.Get("accounts-server")}
+			o.ok, o.g = true, g
+			o.wire = r.codeRedirectWire(u, q)
+			return g, o, nil
 		}
-		return grant{}, outcome{err: p.Get("error"), status: a.status}, nil
+		if f, _ := url.ParseQuery(u.Fragment); f.Get("access_token") != "" {
+			o.ok = true
+			o.wire = r.implicitRedirectWire(u, q)
+			return grant{}, o, nil
+		}
+		o.err = p.Get("error")
+		if o.err == "" {
+			o.err, o.wire = "(a redirect without code or error)", "a redirect carries a code, a token or an error"
+		}
+		return grant{}, o, nil
 	}
-	code := errorPageCode(a.body)
-	if code == "" {
-		code = "(no error code on the page)"
+	o.err, o.wire = r.pageWire(a)
+	if o.err == "" {
+		o.err = "(no error code on the page)"
 	}
-	return grant{}, outcome{err: code, status: a.status}, nil
+	return grant{}, o, nil
 }
 
 // mustGrant gets a grant token or fails the case at that setup step. On a
@@ -368,7 +437,17 @@ func (r *run) token(accountsServer string, form url.Values) (answer, outcome, er
 	if err != nil {
 		return a, outcome{}, err
 	}
-	return a, tokenOutcome(a), nil
+	return a, r.tokenOutcome(a, r.dcOf(accountsServer)), nil
+}
+
+// dcOf is the DC whose Accounts server is accountsServer ("" if none).
+func (r *run) dcOf(accountsServer string) zoho.DC {
+	for _, d := range zoho.DataCentres() {
+		if r.t.AccountsURL(d.DC) == accountsServer {
+			return d.DC
+		}
+	}
+	return ""
 }
 
 // tokens is a successful exchange.
@@ -429,34 +508,59 @@ func (r *run) startWithTokens() (client, tokens, error) {
 	return c, t, err
 }
 
-// requireRejected fails the case unless the API rejects the access token.
+// requireRejected fails the case unless the API rejects the access token
+// with the contract's INVALID_TOKEN answer.
 func (r *run) requireRejected(step, apiDomain, access, detail string) error {
 	u, err := r.useToken(apiDomain, access)
 	if err != nil {
 		return err
 	}
-	return r.requireError(step, u, zoho.CodeInvalidToken, detail)
+	if err := r.requireError(step, u, zoho.CodeInvalidToken, detail); err != nil {
+		return err
+	}
+	if why := r.exactBody(u.a, r.contract.Answers.InvalidToken.Body); why != "" || u.status != r.contract.Answers.InvalidToken.Status {
+		return &Failure{Step: step, Want: fmt.Sprintf("HTTP %d %s", r.contract.Answers.InvalidToken.Status, r.contract.Answers.InvalidToken.Body), Got: u.String(), Detail: why}
+	}
+	return nil
 }
 
+// refresh asks the DC's Accounts server for a new access token. A refresh
+// answers no refresh token (ZA-RT-FIRST): one in the answer breaks the wire
+// format.
 func (r *run) refresh(dc zoho.DC, c client, refreshToken string) (answer, outcome, error) {
-	return r.token(r.t.AccountsURL(dc), url.Values{
+	a, o, err := r.token(r.t.AccountsURL(dc), url.Values{
 		"grant_type": {"refresh_token"}, "client_id": {c.ID}, "client_secret": {c.Secrets[dc]},
 		"refresh_token": {refreshToken},
 	})
+	if err == nil && o.ok && o.wire == "" && a.json["refresh_token"] != nil {
+		o.wire = "a refresh answers no refresh_token"
+	}
+	return a, o, err
 }
 
-// useToken calls the CRM current-user API with an access token.
+// useToken calls the CRM current-user API with an access token, in
+// Zoho's header.
 func (r *run) useToken(apiDomain, access string) (outcome, error) {
-	a, err := r.send(http.MethodGet, apiDomain+"/crm/v8/users", url.Values{"type": {"CurrentUser"}},
-		http.Header{"Authorization": {"Zoho-oauthtoken " + access}})
+	return r.callAPI(apiDomain, "/crm/v8/users", url.Values{"type": {"CurrentUser"}}, http.Header{"Authorization": {"Zoho-oauthtoken " + access}})
+}
+
+// callAPI calls an API of a DC's API domain with the given header and
+// checks the answer's wire format (apiWire).
+func (r *run) callAPI(apiDomain, path string, q url.Values, h http.Header) (outcome, error) {
+	a, err := r.send(http.MethodGet, apiDomain+path, q, h)
 	if err != nil {
 		return outcome{}, err
 	}
-	if a.status == http.StatusOK {
-		return outcome{ok: true, status: a.status}, nil
+	o := outcome{status: a.status, a: a, ok: a.status == http.StatusOK}
+	if !o.ok {
+		o.err, _ = a.json["code"].(string)
+		if o.err == "" {
+			o.err = "(no code member)"
+		}
+		o.body = zoho.Redact(strings.TrimSpace(string(a.body)))
 	}
-	code, _ := a.json["code"].(string)
-	return outcome{err: code, status: a.status}, nil
+	o.wire = r.apiWire(a, path)
+	return o, nil
 }
 
 // advance moves the target's clock, or waits for real on a slow run

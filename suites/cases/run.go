@@ -38,6 +38,10 @@ var checks = map[string]check{
 	"grant-rate":            checkGrantRate,
 	"refresh-throttle":      checkRefreshThrottle,
 	"fault":                 checkFault,
+	"api-token":             checkAPIToken,
+	"revoke":                checkRevoke,
+	"consent":               checkConsent,
+	"implicit":              checkImplicit,
 }
 
 func init() {
@@ -156,12 +160,16 @@ func Run(ctx context.Context, t target.Target, c fixtures.Case) (Result, error) 
 	if !ok {
 		return Result{}, fmt.Errorf("%s: %w: %q", c.Location(), ErrUnknownCheck, c.Check)
 	}
-	r := &run{ctx: ctx, t: t, c: c, profile: t.Profile(), limits: t.Limits()}
+	contract, err := fixtures.ContractFor(t.Profile())
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: target %s: %w", c.Location(), t.Name(), err)
+	}
+	r := &run{ctx: ctx, t: t, c: c, profile: t.Profile(), contract: contract, limits: contract.Limits}
 	r.want = c.ExpectFor(r.profile)
 	if !r.want.OK && r.want.Error == "" {
 		return Result{}, fmt.Errorf("%s: case %s has no expectation for profile %s", c.Location(), c.ID, r.profile)
 	}
-	err := f(r)
+	err = f(r)
 	if r.waited > 0 && r.observed != nil {
 		r.observed.Waited = fmt.Sprintf("waited %s for real (margin %s around each limit)", r.waited, slowMargin)
 	}

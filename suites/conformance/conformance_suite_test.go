@@ -26,6 +26,8 @@ var (
 	shared *target.Real
 	// targetName names the target in the reports.
 	targetName = "fake"
+	// offContract says how the fake is configured apart from the contract.
+	offContract string
 )
 
 // deviations loads the run's expected-deviations file, checking its case IDs.
@@ -52,6 +54,13 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	if err != nil {
 		Fail(err.Error()) // one clear message, before any case runs
 	}
+	if shared == nil {
+		// a fake configured apart from the contract is another contract:
+		// the reports say so, and the cases it touches fail
+		if offContract, err = target.OffContract(profile); err != nil {
+			Fail(err.Error())
+		}
+	}
 	if shared != nil {
 		if suiteConfig, _ := GinkgoConfiguration(); suiteConfig.ParallelTotal > 1 {
 			shared.Close()
@@ -62,6 +71,17 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		DeferCleanup(shared.Close)
 	}
 }, NodeTimeout(2*time.Minute))
+
+// offContractOf is the run's off-contract note. ReportAfterSuite runs on
+// the first process only, which ran BeforeSuite, unless the suite did not
+// start: then it is worked out again.
+func offContractOf(profile string) string {
+	if offContract != "" || os.Getenv(target.EnvTarget) != "" {
+		return offContract
+	}
+	s, _ := target.OffContract(profile)
+	return s
+}
 
 // The tree must hold exactly one spec per catalogue case: a table built
 // from data loaded too late would be empty without an error.
@@ -86,6 +106,7 @@ var _ = ReportAfterSuite("zconform reports", func(r Report) {
 	Expect(err).NotTo(HaveOccurred())
 	files, err := reports.Write(dir, r, reports.RunMeta{
 		Target: name, Profile: p, Started: r.StartTime, LabelFilter: r.SuiteConfig.LabelFilter, Deviations: devs,
+		OffContract: offContractOf(p),
 	})
 	Expect(err).NotTo(HaveOccurred(), "writing the reports to %s", dir)
 	if os.Getenv("ZCONFORM_QUIET") == "" {

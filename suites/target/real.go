@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/zconform/zconform/fakeserver"
+	"github.com/zconform/zconform/fixtures"
 	"github.com/zconform/zconform/fixtures/zoho"
 )
 
@@ -114,8 +115,9 @@ func (t *Real) Name() string { return t.file.Name }
 // Profile is the profile the file expects.
 func (t *Real) Profile() string { return t.file.Profile }
 
-// Limits are that profile's numbers.
-func (t *Real) Limits() zoho.Limits { return zoho.MustProfile(t.file.Profile) }
+// Limits are that profile's published numbers (the contract), by which the
+// run paces its grant tokens.
+func (t *Real) Limits() zoho.Limits { return fixtures.MustContract(t.file.Profile).Limits }
 
 // AccountsURL is the DC's Accounts server.
 func (t *Real) AccountsURL(dc zoho.DC) string { return t.file.URLs(dc).Accounts }

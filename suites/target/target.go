@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/zconform/zconform/fakeserver"
+	"github.com/zconform/zconform/fixtures"
 	"github.com/zconform/zconform/fixtures/zoho"
 )
 
@@ -31,6 +32,11 @@ const (
 	// EnvFakeBreaks lists seed IDs (comma-separated) whose rules the fake
 	// breaks: to watch the suite catch a violation.
 	EnvFakeBreaks = "ZCONFORM_FAKE_BREAKS"
+	// EnvFakeLimits overrides limits of the fake (YAML or JSON with the
+	// snake_case names of fixtures/contract.yaml, e.g. "{grant_lifetime:
+	// 61s}"): a fake configured apart from the contract, which the run
+	// names and whose differences the cases catch.
+	EnvFakeLimits = "ZCONFORM_FAKE_LIMITS"
 )
 
 // Target is what a case runs against. Optional capabilities are separate
@@ -39,10 +45,10 @@ const (
 type Target interface {
 	// Name names the target in reports ("fake", or a target file's name).
 	Name() string
-	// Profile is the limit profile the target is expected to follow.
+	// Profile is the limit profile the target is expected to follow; the
+	// expected numbers and answers are that profile's contract
+	// (fixtures.ContractFor), never the target's own configuration.
 	Profile() string
-	// Limits are that profile's numbers.
-	Limits() zoho.Limits
 	AccountsURL(dc zoho.DC) string
 	APIURL(dc zoho.DC) string
 	// HTTP is the client to reach the target; it does not follow redirects.
@@ -128,12 +134,71 @@ func NewFake(profile string) (*Fake, error) {
 		}
 		opts = append(opts, fakeserver.WithSecretJournal(j.write))
 	}
+	limits, err := FakeLimits(profile)
+	if err != nil {
+		return nil, err
+	}
 	srv := fakeserver.New(opts...)
 	if err := srv.Break(FakeBreaks()...); err != nil {
 		srv.Close()
 		return nil, fmt.Errorf("$%s: %w", EnvFakeBreaks, err)
 	}
+	if err := srv.SetLimits(limits); err != nil {
+		srv.Close()
+		return nil, fmt.Errorf("$%s: %w", EnvFakeLimits, err)
+	}
 	return &Fake{srv}, nil
+}
+
+// OffContract says how the bundled fake of a run is configured apart from
+// the profile's contract ("" when it is not): other limits
+// ($ZCONFORM_FAKE_LIMITS) or broken rules ($ZCONFORM_FAKE_BREAKS). Such a
+// fake is a different contract: the cases its difference touches fail.
+func OffContract(profile string) (string, error) {
+	con, err := fixtures.ContractFor(profile)
+	if err != nil {
+		return "", err
+	}
+	l, err := FakeLimits(profile)
+	if err != nil {
+		return "", err
+	}
+	var parts []string
+	if d := fixtures.DiffLimits(con.Limits, l); len(d) > 0 {
+		ds := make([]string, len(d))
+		for i, x := range d {
+			ds[i] = x.String()
+		}
+		parts = append(parts, fmt.Sprintf("the fake runs limits apart from the %s contract: %s", profile, strings.Join(ds, ", ")))
+	}
+	if b := FakeBreaks(); len(b) > 0 {
+		ids := make([]string, len(b))
+		for i, id := range b {
+			ids[i] = string(id)
+		}
+		parts = append(parts, "the fake breaks "+strings.Join(ids, ", "))
+	}
+	return strings.Join(parts, "; "), nil
+}
+
+// FakeLimits returns the limits the bundled fake runs under a profile: the
+// fake's own profile with $ZCONFORM_FAKE_LIMITS applied.
+func FakeLimits(profile string) (zoho.Limits, error) {
+	l, err := zoho.Profile(profile)
+	if err != nil {
+		return l, err
+	}
+	v := strings.TrimSpace(os.Getenv(EnvFakeLimits))
+	if v == "" {
+		return l, nil
+	}
+	if err := l.Override([]byte(v)); err != nil {
+		return l, fmt.Errorf("$%s: %w", EnvFakeLimits, err)
+	}
+	if err := l.Validate(); err != nil {
+		return l, fmt.Errorf("$%s: %w", EnvFakeLimits, err)
+	}
+	return l, nil
 }
 
 // FakeBreaks returns the seed IDs of $ZCONFORM_FAKE_BREAKS.
