@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/zconform/zconform/fakeserver"
 	"github.com/zconform/zconform/fixtures"
@@ -258,5 +260,155 @@ client:
 				t.Errorf("slow=%v destructive=%v %s: Unsupported = %q, want %q", opt.slow, opt.destructive, id, got, want)
 			}
 		}
+	}
+}
+
+// limitChanges lists, for a contract's limits, each single change a target
+// could be configured with: every number one unit off on either side, every
+// offered self-client lifetime missing, every switch flipped.
+func limitChanges(l zoho.Limits) []map[string]any {
+	var out []map[string]any
+	add := func(m map[string]any) { out = append(out, m) }
+	dur := func(d time.Duration) string { return d.String() }
+	add(map[string]any{"grant_lifetime": dur(l.GrantLifetime + time.Second)})
+	add(map[string]any{"grant_lifetime": dur(l.GrantLifetime - time.Second)})
+	add(map[string]any{"access_token_lifetime": dur(l.AccessTokenLifetime + time.Second)})
+	add(map[string]any{"access_token_lifetime": dur(l.AccessTokenLifetime - time.Second)})
+	for i, d := range l.SelfClientLifetimes {
+		rest := slices.Delete(slices.Clone(l.SelfClientLifetimes), i, i+1)
+		names := make([]any, len(rest))
+		for j, r := range rest {
+			names[j] = dur(r)
+		}
+		def := l.SelfClientDefaultLifetime
+		if def == d {
+			def = rest[0]
+		}
+		add(map[string]any{"self_client_lifetimes": names, "self_client_default_lifetime": dur(def)})
+	}
+	for _, d := range l.SelfClientLifetimes {
+		if d != l.SelfClientDefaultLifetime {
+			add(map[string]any{"self_client_default_lifetime": dur(d)})
+		}
+	}
+	add(map[string]any{"grant_rate": map[string]any{"limit": l.GrantRate.Limit + 1}})
+	add(map[string]any{"grant_rate": map[string]any{"limit": l.GrantRate.Limit - 1}})
+	add(map[string]any{"grant_rate": map[string]any{"window": dur(l.GrantRate.Window + time.Second)}})
+	add(map[string]any{"grant_rate": map[string]any{"window": dur(l.GrantRate.Window - time.Second)}})
+	add(map[string]any{"access_tokens_per_refresh_token": l.AccessTokensPerRefreshToken + 1})
+	add(map[string]any{"access_tokens_per_refresh_token": l.AccessTokensPerRefreshToken - 1})
+	add(map[string]any{"refresh_tokens_per_user": l.RefreshTokensPerUser + 1})
+	add(map[string]any{"refresh_tokens_per_user": l.RefreshTokensPerUser - 1})
+	add(map[string]any{"refresh_tokens_per_client": !l.RefreshTokensPerClient})
+	if th := l.RefreshThrottle; th.Limit == 0 {
+		add(map[string]any{"refresh_throttle": map[string]any{"limit": 10, "window": "10m"}})
+	} else {
+		add(map[string]any{"refresh_throttle": map[string]any{"limit": th.Limit + 1}})
+		add(map[string]any{"refresh_throttle": map[string]any{"limit": th.Limit - 1}})
+		add(map[string]any{"refresh_throttle": map[string]any{"window": dur(th.Window + time.Second)}})
+		add(map[string]any{"refresh_throttle": map[string]any{"window": dur(th.Window - time.Second)}})
+		add(map[string]any{"refresh_throttle": map[string]any{"limit": 0, "window": "0s"}})
+	}
+	other := zoho.ErrInvalidClientSecret
+	if l.WrongSecretError == other {
+		other = zoho.ErrInvalidClient
+	}
+	add(map[string]any{"wrong_secret_error": other})
+	add(map[string]any{"failed_exchange_burns_grant": !l.FailedExchangeBurnsGrant})
+	return out
+}
+
+// limitCandidates are the cases a limit can touch: all but the network
+// area's, which read no limit.
+func limitCandidates(cat *fixtures.Catalogue) []fixtures.Case {
+	var out []fixtures.Case
+	for _, c := range cat.Cases {
+		if !c.NeedsAny(fixtures.NeedFaults) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// caughtBy runs the cases against a fake with limits l under profile and
+// returns the first case that fails (they run a few at a time and stop at
+// the first failure), or "".
+func caughtBy(t *testing.T, profile string, l zoho.Limits, candidates []fixtures.Case) string {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var (
+		mu     sync.Mutex
+		caught string
+		wg     sync.WaitGroup
+	)
+	sem := make(chan struct{}, 4)
+	for _, c := range candidates {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				return
+			}
+			f := fake(t, profile)
+			if err := f.SetLimits(l); err != nil {
+				t.Error(err)
+				return
+			}
+			_, err := cases.Run(ctx, f, c)
+			var fail *cases.Failure
+			if errors.As(err, &fail) {
+				mu.Lock()
+				if caught == "" {
+					caught = c.ID
+				}
+				mu.Unlock()
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	return caught
+}
+
+// A target configured one unit away from its profile's contract, in any
+// limit, fails at least one case: the suite reads no number from the
+// target. This is the mutation test of the limit profile: each change is a
+// profile mutant, and the catalogue must kill every one.
+func TestEveryLimitDifferenceIsCaught(t *testing.T) {
+	candidates := limitCandidates(fixtures.Load())
+	for _, profile := range zoho.ProfileNames() {
+		con := fixtures.MustContract(profile)
+		for _, change := range limitChanges(con.Limits) {
+			l, err := fixtures.ApplyLimits(con.Limits, change)
+			if err != nil {
+				t.Fatalf("%s: %v: %v", profile, change, err)
+			}
+			diff := fixtures.DiffLimits(con.Limits, l)
+			t.Run(fmt.Sprintf("%s/%v", profile, diff), func(t *testing.T) {
+				t.Parallel()
+				if id := caughtBy(t, profile, l, candidates); id == "" {
+					t.Errorf("a fake with %v passes every case under %s: the suite cannot tell it from the contract", diff, profile)
+				}
+			})
+		}
+	}
+}
+
+// The check above can fail: without the case of the grant's exact edges,
+// a grant that lives one second too long goes unseen.
+func TestALimitDifferenceCanGoUnseen(t *testing.T) {
+	var candidates []fixtures.Case
+	for _, c := range limitCandidates(fixtures.Load()) {
+		if c.ID != "TOKEN-CODE-LIFETIME-EDGES" {
+			candidates = append(candidates, c)
+		}
+	}
+	con := fixtures.MustContract(zoho.Kaizen4)
+	l, err := fixtures.ApplyLimits(con.Limits, map[string]any{"grant_lifetime": "61s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := caughtBy(t, zoho.Kaizen4, l, candidates); id != "" {
+		t.Fatalf("%s caught a grant living 61s: the control of TestEveryLimitDifferenceIsCaught is wrong", id)
 	}
 }
