@@ -15,7 +15,7 @@ FUZZ_TARGETS := \
 	fakeserver:FuzzTokenEndpoint fakeserver:FuzzAuthorizeEndpoint fakeserver:FuzzControlAPI fakeserver:FuzzSeedFile \
 	fixtures:FuzzCatalogueParse suites/target:FuzzTargetFile reports:FuzzDeviations
 
-.PHONY: conformance certify test deps vet fmt-check unit ginkgo fake bench catalogue help fuzz
+.PHONY: conformance certify test deps vet fmt-check unit ginkgo fake bench catalogue help fuzz mutation
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -48,11 +48,17 @@ fmt-check: ## fail if gofmt would change a file
 vet: ## go vet
 	$(GO) vet ./...
 
+# The tests' own conformance reports go to a scratch folder: never over a
+# user's out/.
 unit: ## go test -race over every package
-	$(GO) test -race -count=1 ./...
+	ZCONFORM_OUT=$$(mktemp -d) $(GO) test -race -count=1 ./...
 
-ginkgo: ## the Ginkgo suites, in parallel and in random order
-	$(GINKGO) -r -p --randomize-all --fail-on-pending --fail-on-empty --keep-going $(if $(CI),--no-color)
+ginkgo: ## the Ginkgo suites, in parallel and in random order; the conformance suite under both profiles
+	ZCONFORM_OUT=$$(mktemp -d) $(GINKGO) -r -p --randomize-all --fail-on-pending --fail-on-empty --keep-going $(if $(CI),--no-color)
+	ZCONFORM_OUT=$$(mktemp -d) ZCONFORM_PROFILE=accounts-2025 $(GINKGO) -p --randomize-all --fail-on-empty $(if $(CI),--no-color) ./suites/conformance
+
+mutation: ## mutation testing of the fake's rule code with the conformance suite as the only oracle (tens of minutes; not in CI)
+	scripts/mutation/run
 
 fake: ## serve the fake on $(ADDR) (override: make fake ADDR=127.0.0.1:9000 SEED=seed.yaml)
 	$(GO) run ./cmd/zconform fake -addr $(ADDR) $(if $(SEED),-seed $(SEED))

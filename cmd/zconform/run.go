@@ -37,7 +37,8 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	slow := fs.Bool("slow", false, "with -target: include the cases that wait for real (a grant's minute, an access token's hour)")
 	destructive := fs.Bool("destructive", false, "with -target: include the cases that evict tokens and exhaust rate limits (production needs test_user: true)")
 	deviations := fs.String("deviations", "", "an expected-deviations file: cases that deviate as written are reported as deviations, not failures")
-	breaks := fs.String("break", "", "comma-separated seed IDs whose rules the fake breaks, to watch the suite catch them (e.g. K4-TOKEN-CODE-b)")
+	breaks := fs.String("break", "", "comma-separated seed IDs (K4-…) or deviations (DEV-…) whose rules the fake breaks, to watch the suite catch them (e.g. K4-TOKEN-CODE-b)")
+	fakeLimits := fs.String("fake-limits", "", `limits the fake runs apart from the profile's contract, as YAML, e.g. "{grant_lifetime: 61s}": to watch the suite catch them`)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: zconform run [flags]\n\nRuns the conformance catalogue against the bundled fake and writes JUnit,\nGinkgo JSON, results JSON and a Markdown/HTML summary.\nExit status: 0 when every case that ran passed.\n\nFlags:")
 		fs.PrintDefaults()
@@ -61,14 +62,14 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	for _, id := range strings.Split(*breaks, ",") {
 		if id = strings.TrimSpace(id); id != "" {
 			if _, ok := fakeserver.BreakEffect(zoho.SeedID(id)); !ok {
-				fmt.Fprintf(stderr, "zconform run: -break: no break for %q: use seed IDs of docs/zoho-oauth.md (zconform catalogue lists them)\n", id)
+				fmt.Fprintf(stderr, "zconform run: -break: no break for %q: use seed IDs of docs/zoho-oauth.md or the fake's deviations (zconform catalogue lists both)\n", id)
 				return 2
 			}
 		}
 	}
 	if *targetFile != "" {
-		if *breaks != "" {
-			fmt.Fprintln(stderr, "zconform run: -break applies to the bundled fake, not to a -target")
+		if *breaks != "" || *fakeLimits != "" {
+			fmt.Fprintln(stderr, "zconform run: -break and -fake-limits apply to the bundled fake, not to a -target")
 			return 2
 		}
 		// Check the file (and the production rule) before building anything.
@@ -104,6 +105,28 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	if *procs < 1 {
 		fmt.Fprintln(stderr, "zconform run: -procs must be at least 1")
 		return 2
+	}
+	// Say before the run when the fake is off its contract: the cases its
+	// difference touches will fail, and the reports say why.
+	if *targetFile == "" {
+		p := *profile
+		if p == "" {
+			p = zoho.Kaizen4
+		}
+		var ids []zoho.SeedID
+		for _, id := range strings.Split(*breaks, ",") {
+			if id = strings.TrimSpace(id); id != "" {
+				ids = append(ids, zoho.SeedID(id))
+			}
+		}
+		note, err := target.OffContractOf(p, *fakeLimits, ids)
+		if err != nil {
+			fmt.Fprintf(stderr, "zconform run: -fake-limits: %v\n", err)
+			return 2
+		}
+		if note != "" {
+			fmt.Fprintf(stderr, "zconform run: off contract: %s: the cases this touches will fail\n", note)
+		}
 	}
 	outDir, err := filepath.Abs(*out)
 	if err != nil {
@@ -164,6 +187,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		cmd = exec.Command(bin, a...)
 	}
 	cmd.Env = append(os.Environ(), target.EnvProfile+"="+*profile, target.EnvOut+"="+outDir, target.EnvFakeBreaks+"="+*breaks,
+		target.EnvFakeLimits+"="+*fakeLimits,
 		target.EnvTarget+"="+*targetFile, target.EnvSlow+"="+flag01(*slow), target.EnvDestructive+"="+flag01(*destructive),
 		reports.EnvDeviations+"="+*deviations)
 	cmd.Stdout, cmd.Stderr = stdout, stderr

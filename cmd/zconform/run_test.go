@@ -95,6 +95,19 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 	}
 	t.Logf("%d report files free of %d secrets", len(files), len(secrets))
+
+	// A fake off its contract: the run says so, and the case its
+	// difference touches fails.
+	off := t.TempDir()
+	stdout, stderr = syncBuffer{}, syncBuffer{}
+	code = run([]string{"run", "-out", off, "-procs", "1", "-suite", prebuilt, "-label-filter", "area:token-exchange", "-fake-limits", "{grant_lifetime: 61s}"}, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "off contract: the fake runs limits apart from the kaizen4 contract: grant_lifetime 1m1s (contract 1m0s)") ||
+		!strings.Contains(lastLines(stdout.String(), 3), "  TOKEN-CODE-LIFETIME-EDGES") {
+		t.Fatalf("off-contract run: exit %d\nstdout:\n%s\nstderr:\n%s", code, lastLines(stdout.String(), 5), stderr.String())
+	}
+	if r, err = reports.ReadResults(filepath.Join(off, "results.json")); err != nil || !strings.Contains(r.Run.OffContract, "grant_lifetime 1m1s") {
+		t.Fatalf("the results do not say the fake was off its contract: %+v, %v", r.Run, err)
+	}
 }
 
 func TestRunRefusesBadFlags(t *testing.T) {
@@ -107,6 +120,9 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		{[]string{"run", "-procs", "0"}, "at least 1"},
 		{[]string{"run", "-suite", "/nonexistent/conformance.test", "-procs", "1"}, "-suite"},
 		{[]string{"run", "extra"}, "unexpected argument"},
+		{[]string{"run", "-fake-limits", "{grant_lifetimes: 61s}"}, `-fake-limits: limits: unknown limit "grant_lifetimes": the limits are grant_lifetime,`},
+		{[]string{"run", "-fake-limits", "{grant_lifetime: -1s}"}, "grant_lifetime must be positive"},
+		{[]string{"run", "-target", "t.yaml", "-fake-limits", "{grant_lifetime: 61s}"}, "apply to the bundled fake"},
 	} {
 		var stdout, stderr syncBuffer
 		if code := run(c.args, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), c.want) {

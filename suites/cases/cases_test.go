@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/zconform/zconform/fakeserver"
 	"github.com/zconform/zconform/fixtures"
@@ -263,61 +262,6 @@ client:
 	}
 }
 
-// limitChanges lists, for a contract's limits, each single change a target
-// could be configured with: every number one unit off on either side, every
-// offered self-client lifetime missing, every switch flipped.
-func limitChanges(l zoho.Limits) []map[string]any {
-	var out []map[string]any
-	add := func(m map[string]any) { out = append(out, m) }
-	dur := func(d time.Duration) string { return d.String() }
-	add(map[string]any{"grant_lifetime": dur(l.GrantLifetime + time.Second)})
-	add(map[string]any{"grant_lifetime": dur(l.GrantLifetime - time.Second)})
-	add(map[string]any{"access_token_lifetime": dur(l.AccessTokenLifetime + time.Second)})
-	add(map[string]any{"access_token_lifetime": dur(l.AccessTokenLifetime - time.Second)})
-	for i, d := range l.SelfClientLifetimes {
-		rest := slices.Delete(slices.Clone(l.SelfClientLifetimes), i, i+1)
-		names := make([]any, len(rest))
-		for j, r := range rest {
-			names[j] = dur(r)
-		}
-		def := l.SelfClientDefaultLifetime
-		if def == d {
-			def = rest[0]
-		}
-		add(map[string]any{"self_client_lifetimes": names, "self_client_default_lifetime": dur(def)})
-	}
-	for _, d := range l.SelfClientLifetimes {
-		if d != l.SelfClientDefaultLifetime {
-			add(map[string]any{"self_client_default_lifetime": dur(d)})
-		}
-	}
-	add(map[string]any{"grant_rate": map[string]any{"limit": l.GrantRate.Limit + 1}})
-	add(map[string]any{"grant_rate": map[string]any{"limit": l.GrantRate.Limit - 1}})
-	add(map[string]any{"grant_rate": map[string]any{"window": dur(l.GrantRate.Window + time.Second)}})
-	add(map[string]any{"grant_rate": map[string]any{"window": dur(l.GrantRate.Window - time.Second)}})
-	add(map[string]any{"access_tokens_per_refresh_token": l.AccessTokensPerRefreshToken + 1})
-	add(map[string]any{"access_tokens_per_refresh_token": l.AccessTokensPerRefreshToken - 1})
-	add(map[string]any{"refresh_tokens_per_user": l.RefreshTokensPerUser + 1})
-	add(map[string]any{"refresh_tokens_per_user": l.RefreshTokensPerUser - 1})
-	add(map[string]any{"refresh_tokens_per_client": !l.RefreshTokensPerClient})
-	if th := l.RefreshThrottle; th.Limit == 0 {
-		add(map[string]any{"refresh_throttle": map[string]any{"limit": 10, "window": "10m"}})
-	} else {
-		add(map[string]any{"refresh_throttle": map[string]any{"limit": th.Limit + 1}})
-		add(map[string]any{"refresh_throttle": map[string]any{"limit": th.Limit - 1}})
-		add(map[string]any{"refresh_throttle": map[string]any{"window": dur(th.Window + time.Second)}})
-		add(map[string]any{"refresh_throttle": map[string]any{"window": dur(th.Window - time.Second)}})
-		add(map[string]any{"refresh_throttle": map[string]any{"limit": 0, "window": "0s"}})
-	}
-	other := zoho.ErrInvalidClientSecret
-	if l.WrongSecretError == other {
-		other = zoho.ErrInvalidClient
-	}
-	add(map[string]any{"wrong_secret_error": other})
-	add(map[string]any{"failed_exchange_burns_grant": !l.FailedExchangeBurnsGrant})
-	return out
-}
-
 // limitCandidates are the cases a limit can touch: all but the network
 // area's, which read no limit.
 func limitCandidates(cat *fixtures.Catalogue) []fixtures.Case {
@@ -378,7 +322,7 @@ func TestEveryLimitDifferenceIsCaught(t *testing.T) {
 	candidates := limitCandidates(fixtures.Load())
 	for _, profile := range zoho.ProfileNames() {
 		con := fixtures.MustContract(profile)
-		for _, change := range limitChanges(con.Limits) {
+		for _, change := range fixtures.LimitChanges(con.Limits) {
 			l, err := fixtures.ApplyLimits(con.Limits, change)
 			if err != nil {
 				t.Fatalf("%s: %v: %v", profile, change, err)

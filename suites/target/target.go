@@ -155,11 +155,21 @@ func NewFake(profile string) (*Fake, error) {
 // ($ZCONFORM_FAKE_LIMITS) or broken rules ($ZCONFORM_FAKE_BREAKS). Such a
 // fake is a different contract: the cases its difference touches fail.
 func OffContract(profile string) (string, error) {
+	s, err := OffContractOf(profile, os.Getenv(EnvFakeLimits), FakeBreaks())
+	if err != nil {
+		return "", fmt.Errorf("$%s: %w", EnvFakeLimits, err)
+	}
+	return s, nil
+}
+
+// OffContractOf is OffContract for limit overrides and breaks given, not
+// read from the environment.
+func OffContractOf(profile, limits string, breaks []zoho.SeedID) (string, error) {
 	con, err := fixtures.ContractFor(profile)
 	if err != nil {
 		return "", err
 	}
-	l, err := FakeLimits(profile)
+	l, err := limitsOf(profile, limits)
 	if err != nil {
 		return "", err
 	}
@@ -171,9 +181,9 @@ func OffContract(profile string) (string, error) {
 		}
 		parts = append(parts, fmt.Sprintf("the fake runs limits apart from the %s contract: %s", profile, strings.Join(ds, ", ")))
 	}
-	if b := FakeBreaks(); len(b) > 0 {
-		ids := make([]string, len(b))
-		for i, id := range b {
+	if len(breaks) > 0 {
+		ids := make([]string, len(breaks))
+		for i, id := range breaks {
 			ids[i] = string(id)
 		}
 		parts = append(parts, "the fake breaks "+strings.Join(ids, ", "))
@@ -184,21 +194,26 @@ func OffContract(profile string) (string, error) {
 // FakeLimits returns the limits the bundled fake runs under a profile: the
 // fake's own profile with $ZCONFORM_FAKE_LIMITS applied.
 func FakeLimits(profile string) (zoho.Limits, error) {
+	l, err := limitsOf(profile, os.Getenv(EnvFakeLimits))
+	if err != nil {
+		return l, fmt.Errorf("$%s: %w", EnvFakeLimits, err)
+	}
+	return l, nil
+}
+
+func limitsOf(profile, overrides string) (zoho.Limits, error) {
 	l, err := zoho.Profile(profile)
 	if err != nil {
 		return l, err
 	}
-	v := strings.TrimSpace(os.Getenv(EnvFakeLimits))
+	v := strings.TrimSpace(overrides)
 	if v == "" {
 		return l, nil
 	}
 	if err := l.Override([]byte(v)); err != nil {
-		return l, fmt.Errorf("$%s: %w", EnvFakeLimits, err)
+		return l, err
 	}
-	if err := l.Validate(); err != nil {
-		return l, fmt.Errorf("$%s: %w", EnvFakeLimits, err)
-	}
-	return l, nil
+	return l, l.Validate()
 }
 
 // FakeBreaks returns the seed IDs of $ZCONFORM_FAKE_BREAKS.
