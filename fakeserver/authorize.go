@@ -135,6 +135,7 @@ func (s *Server) authorize(x *exchange) {
 		x.w.WriteHeader(http.StatusFound)
 	}
 	if answer.Deny {
+		hasState = hasState && !s.brokenLocked(DevDenialDropsState)
 		x.errStr = zoho.ErrAccessDenied
 		redirect(url.Values{"error": {zoho.ErrAccessDenied}}, implicit)
 		return

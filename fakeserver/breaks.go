@@ -2,8 +2,10 @@ package fakeserver
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/zconform/zconform/fixtures/zoho"
 )
@@ -29,6 +31,7 @@ const (
 	DevPromptConsentIgnored     zoho.SeedID = "DEV-PROMPT-CONSENT-IGNORED"
 	DevOnlineRefreshToken       zoho.SeedID = "DEV-ONLINE-REFRESH-TOKEN"
 	DevAPIBearerRefused         zoho.SeedID = "DEV-API-BEARER-REFUSED"
+	DevDenialDropsState         zoho.SeedID = "DEV-DENIAL-DROPS-STATE"
 )
 
 // Deviations lists the DEV- breaks, sorted.
@@ -63,6 +66,7 @@ var breakEffects = map[zoho.SeedID]string{
 	DevPromptConsentIgnored:     "prompt=consent is ignored: a later offline consent never issues a refresh token",
 	DevOnlineRefreshToken:       "access_type=online (the default) issues a refresh token too",
 	DevAPIBearerRefused:         "the API takes only Zoho-oauthtoken, not Bearer",
+	DevDenialDropsState:         "a denied consent's redirect drops the client's state",
 
 	zoho.RegName:            "client names with special characters are accepted",
 	zoho.RegJSDomain:        "JavaScript domains are not checked",
@@ -102,6 +106,51 @@ func deviationNames() []string {
 		out = append(out, string(id))
 	}
 	return out
+}
+
+// Where a break needs more than a switch, its code is here, apart from the
+// rule code: with no break on, each of these leaves the rule as it is.
+
+// evictionIndexLocked picks the token a cap evicts among n (oldest first)
+// and counts the cap's evictions in count: the oldest, 0 (K4-NOTE-8),
+// unless K4-NOTE-8 is broken (the newest goes) or DEV-CAP-EVICTS-ONCE is
+// (the newest goes from the second eviction on).
+func (s *Server) evictionIndexLocked(n int, count *int) int {
+	*count++
+	if s.brokenLocked(zoho.Note8) || (*count > 1 && s.brokenLocked(DevCapEvictsOnce)) {
+		return n - 1
+	}
+	return 0
+}
+
+// refreshExpiredByBreakLocked: with K4-NOTE-6 broken, refresh tokens expire
+// after 90 days.
+func (s *Server) refreshExpiredByBreakLocked(rt *refreshToken, now time.Time) bool {
+	return s.brokenLocked(zoho.Note6) && now.Sub(rt.issued) >= 90*24*time.Hour
+}
+
+// standInLocked: with K4-TOKEN-CLIENT-a broken, the code's or token's own
+// client (owner) stands in for a wrong client ID.
+func (s *Server) standInLocked(owner *client) *client {
+	if s.brokenLocked(zoho.TokenClientA) {
+		return owner
+	}
+	return nil
+}
+
+// looselyRegistered is how DEV-REDIRECT-NEAR-MISS compares redirect URIs:
+// trimmed, without the query and a trailing slash, in lower case.
+func looselyRegistered(c *client, uri string) bool {
+	return slices.ContainsFunc(c.RedirectURIs, func(r string) bool { return looseRedirect(r) == looseRedirect(uri) })
+}
+
+func looseRedirect(u string) string {
+	u = strings.TrimSpace(u)
+	if p, err := url.Parse(u); err == nil {
+		p.RawQuery = ""
+		u = p.String()
+	}
+	return strings.ToLower(strings.TrimSuffix(u, "/"))
 }
 
 // BreakEffect says what the break of a seed ID does.

@@ -173,38 +173,3 @@ func (x *exchange) param(name string) string { return strings.TrimSpace(x.params
 
 // has reports whether a parameter is present with a non-empty value.
 func (x *exchange) has(name string) bool { return x.param(name) != "" }
-
-// record logs the exchange, secrets redacted.
-func (s *Server) record(x *exchange) {
-	params := map[string]string{}
-	for k, vs := range x.params {
-		v := strings.Join(vs, ",")
-		if zoho.SecretParams[k] {
-			v = zoho.RedactValue(v)
-		} else {
-			v = zoho.Redact(v)
-		}
-		params[zoho.Redact(k)] = v // a bare "?<token>" makes the token a key
-	}
-	if _, _, ok := x.r.BasicAuth(); ok {
-		params["authorization"] = "Basic …"
-	} else if h := x.r.Header.Get("Authorization"); h != "" {
-		scheme, tok, _ := strings.Cut(h, " ")
-		// a header without a scheme ("<token>") leaves the secret in scheme
-		params["authorization"] = zoho.Redact(scheme) + " " + zoho.RedactValue(strings.TrimSpace(tok))
-	}
-	status := x.status
-	if status == 0 && !strings.HasPrefix(x.errStr, "fault:") {
-		status = http.StatusOK // net/http's default
-	}
-	// a fault that broke the connection (hang, reset) logs status 0: no answer
-	e := Request{
-		Time: s.clock.Now(), DC: x.t.dc, Role: x.t.role.String(), Method: x.r.Method,
-		Path: zoho.Redact(x.t.path), Params: params, Status: status, Error: x.errStr,
-	}
-	e = s.log.add(e)
-	if l := s.opts.logger; l != nil {
-		l.Info("request", "seq", e.Seq, "dc", e.DC, "server", e.Role, "method", e.Method, "path", e.Path,
-			"status", e.Status, "error", e.Error, "params", params)
-	}
-}

@@ -3,68 +3,10 @@ package fakeserver
 import (
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/zconform/zconform/fixtures/zoho"
 )
-
-// Request is one entry of the request log, secrets redacted.
-type Request struct {
-	Seq    int64             `json:"seq"`
-	Time   time.Time         `json:"time"`
-	DC     zoho.DC           `json:"dc"`
-	Role   string            `json:"server"`
-	Method string            `json:"method"`
-	Path   string            `json:"path"`
-	Params map[string]string `json:"params"`
-	// Status is the HTTP status sent; 0 when a fault sent no answer.
-	Status int `json:"status"`
-	// Error is the wire error the fake answered with, if any.
-	Error string `json:"error,omitempty"`
-}
-
-type requestLog struct {
-	mu      sync.Mutex
-	max     int
-	next    int64
-	entries []Request
-}
-
-func (l *requestLog) add(e Request) Request {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.next++
-	e.Seq = l.next
-	// Drop the oldest entries only once the slice holds twice the cap:
-	// compacting on every add once full copied the whole log per request.
-	// since shows the last max entries either way.
-	if l.max > 0 && len(l.entries) >= 2*l.max {
-		n := copy(l.entries, l.entries[len(l.entries)-l.max+1:])
-		clear(l.entries[n:])
-		l.entries = l.entries[:n]
-	}
-	l.entries = append(l.entries, e)
-	return e
-}
-
-func (l *requestLog) since(seq int64) []Request {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	entries := l.entries
-	if l.max > 0 && len(entries) > l.max {
-		entries = entries[len(entries)-l.max:]
-	}
-	i, _ := slices.BinarySearchFunc(entries, seq+1, func(e Request, s int64) int { return int(e.Seq - s) })
-	return slices.Clone(entries[i:])
-}
-
-// Requests returns the logged requests, oldest first (the last 10000 by
-// default), secrets redacted.
-func (s *Server) Requests() []Request { return s.log.since(0) }
-
-// RequestsSince returns the logged requests after sequence number seq.
-func (s *Server) RequestsSince(seq int64) []Request { return s.log.since(seq) }
 
 // AccessTokenState is a live access token.
 type AccessTokenState struct {

@@ -47,15 +47,11 @@ type accessToken struct {
 	expires time.Time
 }
 
-// sweepEvery is how many grants or standalone tokens are issued between
-// sweeps of expired ones, so that memory stays bounded on long runs.
-const sweepEvery = 1024
-
 // grantAllowedLocked applies the grant-token rate limit (K4-NOTE-4): it
 // reports whether the client may have one more grant token now.
 func (s *Server) grantAllowedLocked(c *client, now time.Time) bool {
 	r := s.limits.GrantRate
-	if r.Limit <= 0 || s.brokenLocked(zoho.Note4) {
+	if r.Limit == 0 || s.brokenLocked(zoho.Note4) { // 0: no limit (limits are never negative)
 		return true
 	}
 	c.grantTimes = pruneTimes(c.grantTimes, now.Add(-r.Window))
@@ -78,24 +74,8 @@ func (s *Server) newGrantLocked(c *client, u *user, dc zoho.DC, scopes []string,
 	}
 	s.grants[g.code] = g
 	c.grantTimes = append(c.grantTimes, now)
-	s.grantsIssued++
-	if s.grantsIssued%sweepEvery == 0 {
-		s.sweepGrantsLocked(now)
-	}
+	s.grantIssuedLocked(now) // housekeeping (sweep.go)
 	return g
-}
-
-// sweepGrantsLocked forgets used grants, and unused ones that expired an
-// hour ago, unless a break keeps such grants usable. A forgotten code is
-// answered invalid_code, as a used or expired one is.
-func (s *Server) sweepGrantsLocked(now time.Time) {
-	keepUsed := s.brokenLocked(zoho.TokenCodeB)
-	keepExpired := s.brokenLocked(zoho.TokenCodeA) || s.brokenLocked(zoho.Note1) || s.brokenLocked(zoho.Note2)
-	for code, g := range s.grants {
-		if (g.used && !keepUsed) || (!keepExpired && now.Sub(g.expires) > time.Hour) {
-			delete(s.grants, code)
-		}
-	}
 }
 
 // accessLive says whether an access token is still accepted.
@@ -107,7 +87,7 @@ func (s *Server) accessLive(a *accessToken, now time.Time) bool {
 // (with its access tokens) past the cap (K4-NOTE-7, K4-NOTE-8).
 func (s *Server) mintRefreshLocked(g *grant, now time.Time) *refreshToken {
 	rt := &refreshToken{value: s.newSecret(zoho.NewToken()), client: g.client, user: g.user, dc: g.dc, scopes: g.scopes, issued: now}
-	if cap := s.limits.RefreshTokensPerUser; cap > 0 && !s.brokenLocked(zoho.Note7) {
+	if cap := s.limits.RefreshTokensPerUser; cap != 0 && !s.brokenLocked(zoho.Note7) { // 0: no cap
 		var mine []*refreshToken
 		for _, t := range s.userRTs[g.user] {
 			if !s.limits.RefreshTokensPerClient || t.client == g.client {
@@ -115,13 +95,9 @@ func (s *Server) mintRefreshLocked(g *grant, now time.Time) *refreshToken {
 			}
 		}
 		for len(mine) >= cap {
-			victim := mine[0]
-			if s.brokenLocked(zoho.Note8) || (g.user.evictions > 0 && s.brokenLocked(DevCapEvictsOnce)) {
-				victim = mine[len(mine)-1]
-			}
-			g.user.evictions++
-			s.evictRefreshLocked(victim)
-			mine = slices.DeleteFunc(mine, func(t *refreshToken) bool { return t == victim })
+			i := s.evictionIndexLocked(len(mine), &g.user.evictions) // the oldest
+			s.evictRefreshLocked(mine[i])
+			mine = slices.Delete(mine, i, i+1)
 		}
 	}
 	s.refresh[rt.value] = rt
@@ -173,27 +149,16 @@ func (s *Server) mintAccessLocked(rt *refreshToken, c *client, u *user, dc zoho.
 			}
 			return false
 		})
-		if cap := s.limits.AccessTokensPerRefreshToken; cap > 0 && !s.brokenLocked(zoho.Note7) {
+		if cap := s.limits.AccessTokensPerRefreshToken; cap != 0 && !s.brokenLocked(zoho.Note7) { // 0: no cap
 			for len(rt.access) >= cap {
-				i := 0
-				if s.brokenLocked(zoho.Note8) || (rt.evictions > 0 && s.brokenLocked(DevCapEvictsOnce)) {
-					i = len(rt.access) - 1
-				}
-				rt.evictions++
+				i := s.evictionIndexLocked(len(rt.access), &rt.evictions) // the oldest
 				delete(s.access, rt.access[i].value)
 				rt.access = slices.Delete(rt.access, i, i+1)
 			}
 		}
 		rt.access = append(rt.access, a)
 	} else {
-		s.standaloneIssued++
-		if s.standaloneIssued%sweepEvery == 0 {
-			for v, old := range s.access {
-				if old.rt == nil && !s.accessLive(old, now) {
-					delete(s.access, v)
-				}
-			}
-		}
+		s.standaloneIssuedLocked(now) // housekeeping (sweep.go)
 	}
 	s.access[a.value] = a
 	return a
@@ -204,6 +169,5 @@ func (s *Server) refreshLive(rt *refreshToken, now time.Time) bool {
 	if rt.revoked && !s.brokenLocked(zoho.TokenCodeC) {
 		return false
 	}
-	// broken K4-NOTE-6: refresh tokens expire after 90 days
-	return !s.brokenLocked(zoho.Note6) || now.Sub(rt.issued) < 90*24*time.Hour
+	return !s.refreshExpiredByBreakLocked(rt, now) // K4-NOTE-6: a refresh token never expires
 }

@@ -184,6 +184,7 @@ func (r *run) pageWire(a answer) (code, wire string) {
 }
 
 var (
+	zuidFormat  = regexp.MustCompile(`^[1-9][0-9]*$`)
 	codeElement = regexp.MustCompile(`id="error-code">([^<]+)<`)
 	pageCodes   = regexp.MustCompile(`\b(ERROR_[a-z_]+|access_denied)\b`)
 )
@@ -225,6 +226,42 @@ func (r *run) codeRedirectWire(u *url.URL, q url.Values) string {
 	} else if p.Get("accounts-server") != r.t.AccountsURL(dc) {
 		problems = append(problems, fmt.Sprintf("accounts-server %q, want %s (location %s)", p.Get("accounts-server"), r.t.AccountsURL(dc), dc))
 	}
+	return strings.Join(problems, "; ")
+}
+
+// errorRedirectWire checks a refusal redirect ([assumed]: a consent the
+// user denied): to the redirect_uri sent, with exactly error and the state
+// added to its own query.
+func (r *run) errorRedirectWire(u *url.URL, q url.Values) string {
+	var problems []string
+	base := *u
+	base.RawQuery, base.Fragment, base.RawFragment = "", "", ""
+	sent, _ := url.Parse(q.Get("redirect_uri"))
+	if sent == nil {
+		return "the request had no redirect_uri"
+	}
+	own := sent.Query()
+	sent.RawQuery, sent.Fragment = "", ""
+	if base.String() != sent.String() {
+		problems = append(problems, fmt.Sprintf("redirected to %s, not to the redirect_uri sent (%s)", base.String(), sent.String()))
+	}
+	p := u.Query()
+	if u.Fragment != "" { // the implicit flow refuses in the fragment
+		p, _ = url.ParseQuery(u.Fragment)
+	}
+	want := []string{"error"}
+	if q.Has("state") {
+		want = append(want, "state")
+		if p.Get("state") != q.Get("state") {
+			problems = append(problems, fmt.Sprintf("state %q, want the state sent (%q)", p.Get("state"), q.Get("state")))
+		}
+	}
+	if u.Fragment == "" {
+		for k := range own {
+			want = append(want, k)
+		}
+	}
+	problems = append(problems, exactKeys("the redirect", p, want)...)
 	return strings.Join(problems, "; ")
 }
 
@@ -289,14 +326,37 @@ func (r *run) apiWire(a answer, path string) string {
 		if !r.isJSON(a.header.Get("Content-Type")) {
 			return fmt.Sprintf("Content-Type %q, want %q", a.header.Get("Content-Type"), r.contract.Answers.JSONContentType)
 		}
-		if strings.HasSuffix(path, "/users") {
+		switch {
+		case strings.HasSuffix(path, "/users"):
 			users, _ := a.json["users"].([]any)
 			if len(users) != 1 {
 				return "the current-user API answers exactly one user"
 			}
-			if u, _ := users[0].(map[string]any); u == nil || u["email"] == nil || u["email"] == "" {
+			u, _ := users[0].(map[string]any)
+			if e, _ := u["email"].(string); !strings.Contains(e, "@") {
 				return "the user record has no email"
 			}
+			if z, _ := u["zuid"].(string); !zuidFormat.MatchString(z) {
+				return fmt.Sprintf("the user record's zuid %v is not a ZUID (digits)", u["zuid"])
+			}
+		case path == "/oauth/user/info":
+			// [doc][seen] exactly these members
+			var problems []string
+			for _, k := range []string{"Display_Name", "Email", "First_Name", "Last_Name", "ZUID"} {
+				if _, ok := a.json[k]; !ok {
+					problems = append(problems, "member "+k+" is missing")
+				}
+			}
+			for k := range a.json {
+				if !slices.Contains([]string{"Display_Name", "Email", "First_Name", "Last_Name", "ZUID"}, k) {
+					problems = append(problems, "member "+k+" is extra")
+				}
+			}
+			if z, ok := a.json["ZUID"].(float64); !ok || z <= 0 {
+				problems = append(problems, fmt.Sprintf("ZUID %v is not a positive number", a.json["ZUID"]))
+			}
+			sort.Strings(problems)
+			return strings.Join(problems, "; ")
 		}
 		return ""
 	case http.StatusUnauthorized:
@@ -349,6 +409,11 @@ func (r *run) shapeOf(shape fixtures.Shape, o outcome) string {
 			return "the case expects a redirect whose fragment carries an access token"
 		}
 		return ""
+	case fixtures.ShapeErrorRedirect:
+		if o.a.status/100 != 3 || o.a.header.Get("Location") == "" {
+			return "the case expects a redirect that carries the error"
+		}
+		return ""
 	case fixtures.ShapeErrorPage:
 		if o.a.header.Get("Location") != "" {
 			return "the case expects an error page, not a redirect"
@@ -358,7 +423,7 @@ func (r *run) shapeOf(shape fixtures.Shape, o outcome) string {
 		}
 		return ""
 	case fixtures.ShapeAPIUser:
-		if o.a.status != http.StatusOK || o.a.json["users"] == nil {
+		if o.a.status != http.StatusOK || (o.a.json["users"] == nil && o.a.json["Email"] == nil) {
 			return "the case expects the current user's record"
 		}
 		return ""

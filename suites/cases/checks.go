@@ -44,12 +44,22 @@ func checkRegister(r *run) error {
 }
 
 // checkAuthorize sends an authorization request with the stimulus'
-// parameter overrides ("-" removes one).
+// parameter overrides ("-" removes one). Variant deny: the user refuses.
 func checkAuthorize(r *run) error {
 	dc := r.c.Stimulus.DC
 	c, err := r.webClient(dc, "")
 	if err != nil {
 		return err
+	}
+	if r.c.Stimulus.Variant == "deny" {
+		con, err := r.console()
+		if err != nil {
+			return err
+		}
+		if err := con.ScriptConsent(c.ID, fakeserver.Consent{Deny: true}); err != nil {
+			return err
+		}
+		r.sent = append(r.sent, "(the user will refuse consent)")
 	}
 	extra := url.Values{}
 	for k, v := range r.c.Stimulus.Params {
@@ -293,6 +303,33 @@ func checkDCExchange(r *run) error {
 			return &Failure{Step: "console: enable multi-DC in " + strings.ToUpper(string(other)), Want: "refused: CN is a separate instance outside multi-DC", Got: "enabled"}
 		}
 		r.sent = append(r.sent, "console: enable multi-DC in "+string(other)+" -> refused")
+		// a CN user cannot sign in to the US client; the CN instance works
+		// on its own, with its own client and user (the positive control)
+		cnUser, err := con.AddUser(fakeserver.UserSpec{Email: "user@" + string(other) + ".example", DC: other})
+		if err != nil {
+			return err
+		}
+		if err := con.ScriptConsent(c.ID, fakeserver.Consent{User: cnUser.Email}); err == nil {
+			return &Failure{Step: "a CN user signs in to the US client", Want: "refused: CN is a separate instance", Got: "allowed"}
+		}
+		cnClient, err := r.webClient(other, "")
+		if err != nil {
+			return err
+		}
+		if err := con.ScriptConsent(cnClient.ID, fakeserver.Consent{User: cnUser.Email}); err != nil {
+			return &Failure{Step: "a CN user signs in to a CN client", Want: "allowed", Got: err.Error()}
+		}
+		cg, err := r.mustGrant(other, cnClient, nil)
+		if err != nil {
+			return err
+		}
+		_, co, err := r.token(r.t.AccountsURL(other), exchangeForm(cnClient, cnClient.Secret, cg.code))
+		if err != nil {
+			return err
+		}
+		if err := r.require("exchange a CN client's grant at the CN server", co, "the CN instance works on its own"); err != nil {
+			return err
+		}
 		g, err := r.mustGrant(home, c, nil)
 		if err != nil {
 			return err
@@ -1033,8 +1070,8 @@ func otherDC(dc zoho.DC) zoho.DC {
 // checkAPIToken presents an access token to the API in the way the
 // variant says: scheme-bearer (Authorization: Bearer, which Zoho takes as
 // well), scheme-basic or scheme-none (a scheme the API does not take, or
-// none), other-dc (at another DC's API), org (the org API) or userinfo (the
-// Accounts server's user info).
+// none), other-dc (at another DC's API) or userinfo-bearer (the Accounts
+// server's user info, with Bearer).
 func checkAPIToken(r *run) error {
 	dc := r.c.Stimulus.DC
 	_, t, err := r.startWithTokens()
@@ -1056,12 +1093,11 @@ func checkAPIToken(r *run) error {
 		h.Set("Authorization", t.access)
 	case "other-dc":
 		api = r.t.APIURL(otherDC(dc))
-	case "org":
-		path, q = "/crm/v8/org", nil
-	case "userinfo":
+	case "userinfo-bearer":
 		api, path, q = r.t.AccountsURL(dc), "/oauth/user/info", nil
+		h.Set("Authorization", "Bearer "+t.access)
 	default:
-		return fmt.Errorf("%s: api-token knows the variants scheme-bearer, scheme-basic, scheme-none, other-dc, org and userinfo, not %q", r.c.Location(), v)
+		return fmt.Errorf("%s: api-token knows the variants scheme-bearer, scheme-basic, scheme-none, other-dc and userinfo-bearer, not %q", r.c.Location(), v)
 	}
 	o, err := r.callAPI(api, path, q, h)
 	if err != nil {

@@ -389,9 +389,15 @@ func (r *run) authorize(dc zoho.DC, c client, extra url.Values) (grant, outcome,
 			o.wire = r.implicitRedirectWire(u, q)
 			return grant{}, o, nil
 		}
-		o.err = p.Get("error")
+		if f, _ := url.ParseQuery(u.Fragment); f.Get("error") != "" {
+			o.err = f.Get("error") // the implicit flow's refusal
+		} else {
+			o.err = p.Get("error")
+		}
 		if o.err == "" {
 			o.err, o.wire = "(a redirect without code or error)", "a redirect carries a code, a token or an error"
+		} else {
+			o.wire = r.errorRedirectWire(u, q)
 		}
 		return grant{}, o, nil
 	}
