@@ -92,6 +92,10 @@ type Client struct {
 	Secrets map[zoho.DC]string `json:"secrets"`
 }
 
+// MsgOneSelfClient is the console's refusal of a second self client of a
+// user [assumed: the console offers one self client per user].
+const MsgOneSelfClient = "A user can have only one self client"
+
 // RegistrationError is the console's refusal of a client, with the field
 // and the console's exact message.
 type RegistrationError struct {
@@ -297,7 +301,7 @@ func (s *Server) registerLocked(spec ClientSpec) (*client, error) {
 	}
 	if spec.Type == SelfClient && owner.selfClient != nil {
 		// [assumed] the console offers one self client per user.
-		return nil, &RegistrationError{Field: "type", Message: fmt.Sprintf("user %s already has a self client (%s): a user can have only one", owner.Email, owner.selfClient.ID)}
+		return nil, &RegistrationError{Field: "type", Message: fmt.Sprintf("%s: user %s has %s", MsgOneSelfClient, owner.Email, owner.selfClient.ID)}
 	}
 	s.newSecret(spec.Secret)
 	c := &client{

@@ -569,7 +569,7 @@ func TestNastyRefusedSeedChangesNothing(t *testing.T) {
 	for _, c := range []struct{ seed, want string }{
 		{"profile: accounts-2025\nscopes: [ZohoCRM.custom.ALL]\nusers:\n  - {email: bob@example.com}\nclients:\n  - {id: " + nastyID + ", type: device, name: dup, homepage: https://example.com}\n",
 			"seed:6: client 1 (" + nastyID + "): client ID " + nastyID + " is already registered"},
-		{"users:\n  - {email: bob@example.com}\nclients:\n  - {type: self, name: again, user: " + nastyUser + "}\n", "seed:4: client 1: console: user " + nastyUser + " already has a self client"},
+		{"users:\n  - {email: bob@example.com}\nclients:\n  - {type: self, name: again, user: " + nastyUser + "}\n", "seed:4: client 1: console: A user can have only one self client: user " + nastyUser + " has"},
 		{"users:\n  - {email: bob@example.com}\nclients:\n  - {type: self, user: bob@example.com}\n", "seed:4: client 1: console: " + zoho.MsgClientName},
 	} {
 		rec, m := n.control(nastyLoopback, http.MethodPost, "/seed", c.seed)

@@ -119,11 +119,12 @@ func (s *Server) exchangeCodeLocked(x *exchange, now time.Time) {
 		return
 	}
 	switch {
-	case g == nil && s.brokenLocked(DevUnknownCodeInvalidClient):
-		fail(zoho.ErrInvalidClient)
-		return
 	case g == nil:
-		fail(zoho.ErrInvalidCode) // [assumed] an unknown code is answered like a dead one
+		unknown := zoho.ErrInvalidCode // [assumed] an unknown code is answered like a dead one
+		if s.brokenLocked(DevUnknownCodeInvalidClient) {
+			unknown = zoho.ErrInvalidClient
+		}
+		fail(unknown)
 		return
 	case g.client != c && !s.brokenLocked(DevCodeAnyClient):
 		fail(zoho.ErrInvalidCode) // [assumed] a code of another client is unknown to this one

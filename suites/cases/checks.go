@@ -16,11 +16,24 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// checkRegister registers the stimulus' client in the console.
+// checkRegister registers the stimulus' client in the console. Variant
+// after-self-client: the same developer has registered a web-based client
+// and a self client before (both must work).
 func checkRegister(r *run) error {
 	con, err := r.console()
 	if err != nil {
 		return err
+	}
+	if r.c.Stimulus.Variant == "after-self-client" {
+		for _, spec := range []fakeserver.ClientSpec{
+			{Type: fakeserver.WebBased, Name: "zconform web app", Homepage: "https://www.example.com", RedirectURIs: []string{redirectURI}},
+			{Type: fakeserver.SelfClient},
+		} {
+			if _, err := con.RegisterClient(spec); err != nil {
+				return &Failure{Step: "console: register a " + string(spec.Type) + " client", Want: "registered", Got: err.Error(), Detail: "the developer's first clients"}
+			}
+			r.sent = append(r.sent, "console: register a "+string(spec.Type)+" client -> registered")
+		}
 	}
 	var spec fakeserver.ClientSpec
 	data, _ := yaml.Marshal(r.c.Stimulus.Client)
