@@ -238,6 +238,18 @@ var _ = Describe("The developer console", func() {
 		Expect(err).To(MatchError(ContainSubstring("no user")))
 	})
 
+	It("registers a developer's clients in their own DC's console", func() {
+		eu := f.addUser("dev@eu.example", zoho.EU)
+		c, err := f.RegisterClient(fakeserver.ClientSpec{Type: fakeserver.SelfClient, User: eu.Email})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.DC).To(Equal(zoho.EU))
+		_, err = f.RegisterClient(fakeserver.ClientSpec{Type: fakeserver.SelfClient, User: eu.Email, DC: zoho.US})
+		Expect(err).To(MatchError(ContainSubstring("user dev@eu.example lives in EU and registers clients in the EU console: leave dc out or set it to eu")))
+		_, err = f.RegisterClient(fakeserver.ClientSpec{Type: fakeserver.WebBased, Name: "EU app", Homepage: "https://www.example.com",
+			RedirectURIs: []string{"https://www.example.com/cb"}, User: eu.Email, DC: zoho.EU})
+		Expect(err).NotTo(HaveOccurred())
+	})
+
 	It("parses client type names as people write them", func() {
 		for in, want := range map[string]fakeserver.ClientType{
 			"web": fakeserver.WebBased, "Web-based": fakeserver.WebBased, "JS": fakeserver.JavaScript,
