@@ -32,6 +32,7 @@ const (
 	DevOnlineRefreshToken       zoho.SeedID = "DEV-ONLINE-REFRESH-TOKEN"
 	DevAPIBearerRefused         zoho.SeedID = "DEV-API-BEARER-REFUSED"
 	DevDenialDropsState         zoho.SeedID = "DEV-DENIAL-DROPS-STATE"
+	DevRevokeAccessKillsRefresh zoho.SeedID = "DEV-REVOKE-ACCESS-KILLS-REFRESH"
 )
 
 // Deviations lists the DEV- breaks, sorted.
@@ -67,6 +68,7 @@ var breakEffects = map[zoho.SeedID]string{
 	DevOnlineRefreshToken:       "access_type=online (the default) issues a refresh token too",
 	DevAPIBearerRefused:         "the API takes only Zoho-oauthtoken, not Bearer",
 	DevDenialDropsState:         "a denied consent's redirect drops the client's state",
+	DevRevokeAccessKillsRefresh: "revoking an access token revokes its refresh token too",
 
 	zoho.RegName:            "client names with special characters are accepted",
 	zoho.RegJSDomain:        "JavaScript domains are not checked",
@@ -136,6 +138,14 @@ func (s *Server) standInLocked(owner *client) *client {
 		return owner
 	}
 	return nil
+}
+
+// revokeAccessByBreakLocked: with DEV-REVOKE-ACCESS-KILLS-REFRESH, revoking
+// an access token revokes its refresh token too.
+func (s *Server) revokeAccessByBreakLocked(a *accessToken) {
+	if s.brokenLocked(DevRevokeAccessKillsRefresh) && a.rt != nil {
+		s.revokeRefreshLocked(a.rt)
+	}
 }
 
 // looselyRegistered is how DEV-REDIRECT-NEAR-MISS compares redirect URIs:

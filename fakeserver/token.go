@@ -216,6 +216,7 @@ func (s *Server) revoke(x *exchange) {
 	}
 	if a := s.access[value]; a != nil && a.dc == x.t.dc {
 		s.dropAccessLocked(a)
+		s.revokeAccessByBreakLocked(a)
 		x.reply(http.StatusOK, map[string]string{"status": "success"})
 		return
 	}
