@@ -21,4 +21,11 @@
 // Time is virtual by default: nothing in the fake sleeps, and a test moves
 // time with Advance. The state (clients, users, grants, tokens, the request
 // log) is per Server, so parallel tests never share it.
+//
+// Break switches off one documented rule (a seed ID, K4-...) or turns on one
+// deviation (DEV-..., see Deviations): a plausible bug of a Zoho-compatible
+// server, for proving that a check can fail. The rule code (token.go,
+// tokens.go, authorize.go, console.go, api.go, handler.go) holds Zoho's rules;
+// what a break needs beyond a switch is in breaks.go, housekeeping in
+// sweep.go and the request log in requestlog.go.
 package fakeserver
