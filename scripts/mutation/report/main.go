@@ -128,12 +128,12 @@ func run(resultsPath, reasonsPath, suite string, min float64, w io.Writer) int {
 		fmt.Fprintf(w, "  %s  %s\n      %s\n", s.key(), strings.TrimSpace(s.code), reason)
 	}
 	if len(clauses) > 0 {
-		k, l, err := clauseMutants(clauses, known, w)
+		k, l, unexplained, err := clauseMutants(clauses, known, w)
 		if err != nil {
 			fmt.Fprintf(w, "report: the case-clause mutants: %v\n", err)
 			return 2
 		}
-		if l > 0 {
+		if unexplained > 0 {
 			status = 1
 		}
 		all := 100 * float64(killed+k) / float64(killed+nLived+k+l)
@@ -153,16 +153,16 @@ func run(resultsPath, reasonsPath, suite string, min float64, w io.Writer) int {
 // clauseMutants applies each mutant of a case expression in a copy of the
 // module and runs the conformance suite under both profiles: killed when
 // either fails. A mutant that lives needs a reason on file, as gremlins'
-// survivors do.
-func clauseMutants(ms []survivor, known map[string]string, w io.Writer) (killed, lived int, err error) {
+// survivors do: unexplained counts those without.
+func clauseMutants(ms []survivor, known map[string]string, w io.Writer) (killed, lived, unexplained int, err error) {
 	dir, err := os.MkdirTemp("", "zconform-mutation-")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer os.RemoveAll(dir)
 	files, err := exec.Command("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
 	if err != nil {
-		return 0, 0, fmt.Errorf("git ls-files: %w", err)
+		return 0, 0, 0, fmt.Errorf("git ls-files: %w", err)
 	}
 	for _, f := range strings.Split(strings.TrimRight(string(files), "\x00"), "\x00") {
 		data, err := os.ReadFile(f)
@@ -171,10 +171,10 @@ func clauseMutants(ms []survivor, known map[string]string, w io.Writer) (killed,
 		}
 		dst := filepath.Join(dir, f)
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		if err := os.WriteFile(dst, data, 0o644); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 	}
 	goCmd := os.Getenv("ZCONFORM_REAL_GO")
@@ -195,13 +195,13 @@ func clauseMutants(ms []survivor, known map[string]string, w io.Writer) (killed,
 	// the control: unmutated, the copy passes (else every mutant would
 	// look killed)
 	if suiteFails() {
-		return 0, 0, fmt.Errorf("the conformance suite fails in the unmutated copy in %s: fix that first", dir)
+		return 0, 0, 0, fmt.Errorf("the conformance suite fails in the unmutated copy in %s: fix that first", dir)
 	}
 	for _, m := range ms {
 		path := filepath.Join(dir, m.file)
 		orig, err := os.ReadFile(path)
 		if err != nil {
-			return killed, lived, err
+			return killed, lived, unexplained, err
 		}
 		mutated, ok := mutate(string(orig), m)
 		if !ok {
@@ -209,11 +209,11 @@ func clauseMutants(ms []survivor, known map[string]string, w io.Writer) (killed,
 			continue
 		}
 		if err := os.WriteFile(path, []byte(mutated), 0o644); err != nil {
-			return killed, lived, err
+			return killed, lived, unexplained, err
 		}
 		dead := suiteFails()
 		if err := os.WriteFile(path, orig, 0o644); err != nil {
-			return killed, lived, err
+			return killed, lived, unexplained, err
 		}
 		if dead {
 			killed++
@@ -223,10 +223,11 @@ func clauseMutants(ms []survivor, known map[string]string, w io.Writer) (killed,
 		reason, ok := known[m.key()]
 		if !ok {
 			reason = "UNEXPLAINED: add a case that kills it, or its reason to the survivors file"
+			unexplained++
 		}
 		fmt.Fprintf(w, "  %s  %s (a case expression, run by hand)\n      %s\n", m.key(), strings.TrimSpace(m.code), reason)
 	}
-	return killed, lived, nil
+	return killed, lived, unexplained, nil
 }
 
 // mutate applies a comparison mutant at its line and column: negation
