@@ -1,12 +1,31 @@
+// Package certify drives a third-party Zoho integration (an SDK, an app's
+// token manager, a connector) against the fake while it injects Zoho's
+// documented failures (expired and reused grants, DC mismatches, cap
+// overflows, throttles, network faults), and judges how it reacts from
+// what the fake saw on the wire and what the integration reported.
+//
+// Every verdict rests on positive evidence. Each scenario first runs a
+// positive control: a fresh instance of the integration must complete a
+// normal authorization, exchange and API call, seen on the wire; if it
+// cannot, the scenario fails with "the integration never worked". Each
+// judgement that the integration did not do the wrong thing also needs
+// wire evidence that the stimulus reached the fake from the integration.
+//
+// A Go integration implements Integration (or is wrapped in one) and runs
+// in-process on Zoho's real host names; any other language speaks a small
+// JSON-lines protocol (see Process).
 package certify
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,7 +52,8 @@ type Verdict struct {
 	Duration time.Duration
 }
 
-// Factory makes a fresh integration for each scenario.
+// Factory makes a fresh integration; a scenario makes two, one for its
+// positive control and one for the scenario itself.
 type Factory func() (Integration, error)
 
 // Options configure a certification.
@@ -45,35 +65,57 @@ type Options struct {
 	InProcess bool
 	// Only runs the scenarios with these IDs (default: all).
 	Only []string
+	// Progress, if set, is called with each verdict as its scenario ends.
+	Progress func(Verdict)
 }
 
 const redirectURI = "https://app.example/callback"
 
-// harness is one scenario's world: a fresh fake and a fresh integration.
+// The users of the scenarios: the default user of the US DC, and a user of
+// another DC for the DC scenarios.
+const (
+	usUser = "dev@us.zconform.test"
+	euUser = "user@eu.example"
+)
+
+// harness is one scenario's world: a fresh fake, the integration's
+// configuration, and the integration under judgement.
 type harness struct {
-	ctx      context.Context
-	srv      *fakeserver.Server
-	opts     Options
-	client   fakeserver.Client
-	integ    Integration
+	ctx     context.Context
+	srv     *fakeserver.Server
+	opts    Options
+	sc      Scenario
+	client  fakeserver.Client
+	env     Env
+	factory Factory
+	integ   Integration
+	// usEnv is the configuration of the positive control: the US DC.
+	usEnv Env
+	// user is the user of the integration's DC (who consents by default).
 	user     string
 	seq      int64
 	evidence []string
 }
 
-// failf stops a scenario with a failing verdict.
+// failure stops a scenario with a failing verdict.
 type failure struct{ reason string }
 
 func (f *failure) Error() string { return f.reason }
 
 func failf(format string, args ...any) error { return &failure{fmt.Sprintf(format, args...)} }
 
+// neverWorked is the failure of a positive control.
+func neverWorked(format string, args ...any) error {
+	return &failure{"the integration never worked: " + fmt.Sprintf(format, args...)}
+}
+
 type notApplicable struct{ reason string }
 
 func (n *notApplicable) Error() string { return n.reason }
 
-// Run certifies an integration: every scenario, each against a fresh fake
-// and a fresh integration.
+// Run certifies an integration: every scenario, each against a fresh fake,
+// with a fresh instance of the integration for its positive control and
+// another for the scenario.
 func Run(ctx context.Context, newIntegration Factory, opts Options) ([]Verdict, error) {
 	if opts.Profile == "" {
 		opts.Profile = zoho.Kaizen4
@@ -81,29 +123,31 @@ func Run(ctx context.Context, newIntegration Factory, opts Options) ([]Verdict, 
 	if _, err := zoho.Profile(opts.Profile); err != nil {
 		return nil, err
 	}
+	for _, id := range opts.Only {
+		if !slices.ContainsFunc(Scenarios(), func(s Scenario) bool { return s.ID == id }) {
+			return nil, fmt.Errorf("no scenario %q: zconform certify -list lists them", id)
+		}
+	}
 	var out []Verdict
 	for _, sc := range Scenarios() {
-		if len(opts.Only) > 0 && !contains(opts.Only, sc.ID) {
+		if len(opts.Only) > 0 && !slices.Contains(opts.Only, sc.ID) {
 			continue
+		}
+		if ctx.Err() != nil {
+			break
 		}
 		start := time.Now()
 		v := runScenario(ctx, sc, newIntegration, opts)
 		v.Duration = time.Since(start)
 		out = append(out, v)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no scenario selected: check the IDs")
-	}
-	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
+		if opts.Progress != nil {
+			opts.Progress(v)
 		}
 	}
-	return false
+	if len(out) == 0 {
+		return nil, errors.New("no scenario ran: interrupted before the first")
+	}
+	return out, nil
 }
 
 func runScenario(ctx context.Context, sc Scenario, newIntegration Factory, opts Options) (v Verdict) {
@@ -111,40 +155,25 @@ func runScenario(ctx context.Context, sc Scenario, newIntegration Factory, opts 
 	srv := fakeserver.NewUnstarted(fakeserver.WithProfile(opts.Profile))
 	if !opts.InProcess {
 		if err := srv.Start(); err != nil {
-			return Verdict{Scenario: sc, Outcome: NotApplicable, Reason: "the fake did not start: " + err.Error()}
+			return Verdict{Scenario: sc, Outcome: Fail, Reason: "the scenario could not run: the fake did not start: " + err.Error()}
 		}
 	}
 	defer srv.Close()
-	h := &harness{ctx: ctx, srv: srv, opts: opts, user: "dev@us.zconform.test"}
+	h := &harness{ctx: ctx, srv: srv, opts: opts, sc: sc, factory: newIntegration, user: usUser}
 	defer func() { v.Evidence = redactAll(h.evidence) }()
-
-	c, err := srv.RegisterClient(fakeserver.ClientSpec{Type: fakeserver.WebBased, Name: "Integration under certification",
-		Homepage: "https://app.example", RedirectURIs: []string{redirectURI}})
-	if err != nil {
-		return Verdict{Scenario: sc, Outcome: NotApplicable, Reason: err.Error()}
-	}
-	h.client = c
-	integ, err := newIntegration()
-	if err != nil {
-		return Verdict{Scenario: sc, Outcome: NotApplicable, Reason: "the integration did not start: " + err.Error()}
-	}
-	h.integ = integ
-	defer integ.Close()
-	work, err := os.MkdirTemp("", "zconform-certify-")
+	err := h.setUp()
 	if err == nil {
-		defer os.RemoveAll(work)
+		err = h.control()
 	}
-	env := Env{ClientID: c.ID, ClientSecret: c.Secret, RedirectURI: redirectURI, Scope: "ZohoCRM.users.ALL",
-		Now: srv.Now, WorkDir: work}
-	if opts.InProcess {
-		env.AccountsURL, env.HTTPClient = "https://accounts.zoho.com", srv.HTTPClient()
-	} else {
-		env.AccountsURL, env.HTTPClient = srv.AccountsURL(zoho.US), srv.Client()
+	if err == nil {
+		var cleanup func()
+		if h.integ, cleanup, err = h.newInstance(h.env); err != nil {
+			err = failf("the scenario's instance of the integration did not start: %v", err)
+		} else {
+			defer cleanup()
+			err = sc.run(h)
+		}
 	}
-	if err := integ.Start(ctx, env); err != nil {
-		return Verdict{Scenario: sc, Outcome: NotApplicable, Reason: "the integration did not start: " + err.Error()}
-	}
-	err = sc.run(h)
 	var f *failure
 	var na *notApplicable
 	switch {
@@ -159,6 +188,136 @@ func runScenario(ctx context.Context, sc Scenario, newIntegration Factory, opts 
 	}
 	h.wire() // the requests not yet in the evidence
 	return v
+}
+
+// setUp registers the client and builds the integration's configuration,
+// for the scenario's DC: a scenario set up for another DC than the US has
+// its user there and the client enabled there (multi-DC).
+func (h *harness) setUp() error {
+	c, err := h.srv.RegisterClient(fakeserver.ClientSpec{Type: fakeserver.WebBased, Name: "Integration under certification",
+		Homepage: "https://app.example", RedirectURIs: []string{redirectURI}})
+	if err != nil {
+		return err
+	}
+	h.client = c
+	if h.sc.needsEU() {
+		if _, err := h.srv.AddUser(fakeserver.UserSpec{Email: euUser, DC: zoho.EU}); err != nil {
+			return err
+		}
+		if _, err := h.srv.EnableMultiDC(h.client.ID, zoho.EU, fakeserver.MultiDC{}); err != nil {
+			return err
+		}
+	}
+	dc := h.sc.dc()
+	if dc != zoho.US {
+		h.user = euUser
+	}
+	h.env, h.usEnv = h.envFor(dc), h.envFor(zoho.US)
+	if dc != zoho.US {
+		h.note("setup: the integration is set up for the %s data centre (its positive control, for the US)", strings.ToUpper(string(dc)))
+	}
+	return nil
+}
+
+// envFor is the integration's configuration for a DC.
+func (h *harness) envFor(dc zoho.DC) Env {
+	env := Env{ClientID: h.client.ID, ClientSecret: h.client.Secret, RedirectURI: redirectURI, Scope: "ZohoCRM.users.ALL", Now: h.srv.Now}
+	if h.opts.InProcess {
+		d, _ := zoho.Lookup(dc)
+		env.AccountsURL, env.HTTPClient = d.AccountsURL(), h.srv.HTTPClient()
+	} else {
+		env.AccountsURL, env.HTTPClient = h.srv.AccountsURL(dc), h.srv.Client()
+	}
+	return env
+}
+
+// newInstance makes and starts a fresh instance of the integration, with
+// its own empty work folder.
+func (h *harness) newInstance(env Env) (Integration, func(), error) {
+	integ, err := h.factory()
+	if err != nil {
+		return nil, func() {}, err
+	}
+	work, err := os.MkdirTemp("", "zconform-certify-")
+	if err != nil {
+		return nil, func() {}, err
+	}
+	env.WorkDir = work
+	cleanup := func() { _ = integ.Close(); _ = os.RemoveAll(work) }
+	if err := integ.Start(h.ctx, env); err != nil {
+		cleanup()
+		return nil, func() {}, err
+	}
+	return integ, cleanup, nil
+}
+
+// control is the positive control: a fresh instance of the integration,
+// set up for the US, completes a normal authorization, exchange and API
+// call for the US user, each seen on the wire. Its tokens are revoked
+// after, and the clock moves past the grant-token window, so that the
+// scenario starts as if it had not run.
+func (h *harness) control() error {
+	h.note("control: a fresh instance of the integration authorizes, exchanges and calls the API")
+	integ, cleanup, err := h.newInstance(h.usEnv)
+	if err != nil {
+		return neverWorked("it did not start: %v", err)
+	}
+	defer cleanup()
+	q, err := h.browse(h.usEnv.AccountsURL+"/oauth/v2/auth?"+authParams(h.client.ID).Encode(), true)
+	if err != nil {
+		return err
+	}
+	code := zoho.RedactValue(q.Get("code"))
+	r := h.report("control: redirect", integ.Redirect(h.ctx, q))
+	exchanged := false
+	for _, t := range tokenRequests(h.wire(), "authorization_code") {
+		exchanged = exchanged || (t.Params["code"] == code && succeeded(t))
+	}
+	switch {
+	case r.Unsupported != "":
+		return neverWorked("it cannot take the redirect of an authorization: %s", r.Unsupported)
+	case !exchanged && r.OK:
+		return neverWorked("it reported the exchange a success, but no exchange of the code succeeded on the wire")
+	case !exchanged:
+		return neverWorked("it did not exchange a fresh grant token: %s", orNone(r.Error))
+	case !r.OK:
+		return neverWorked("its exchange succeeded on the wire, but it reported: %s", orNone(r.Error))
+	}
+	c := h.report("control: call the API", integ.Call(h.ctx))
+	called := false
+	for _, a := range apiRequests(h.wire()) {
+		called = called || a.Status == 200
+	}
+	switch {
+	case !called && c.OK:
+		return neverWorked("it reported an API call a success, but no API request of it succeeded on the wire")
+	case !called:
+		return neverWorked("its API call failed: %s", orNone(c.Error))
+	case !c.OK:
+		return neverWorked("its API call succeeded on the wire, but it reported: %s", orNone(c.Error))
+	}
+	cleanup()
+	if toks, err := h.srv.Tokens(usUser); err == nil {
+		for _, rt := range toks.RefreshTokens {
+			h.srv.Revoke(rt.Token)
+		}
+		for _, a := range toks.AccessTokens {
+			h.srv.Revoke(a.Token)
+		}
+	}
+	_ = h.srv.Advance(h.srv.Limits().GrantRate.Window + time.Second)
+	h.note("control: passed; its tokens revoked; clock +%s (a fresh grant-token window)", h.srv.Limits().GrantRate.Window+time.Second)
+	return nil
+}
+
+// pageCode finds the error code of the fake's error page.
+var pageCode = regexp.MustCompile(`id="error-code">([^<]+)<`)
+
+func orNone(s string) string {
+	if s == "" {
+		return "(no error message)"
+	}
+	return s
 }
 
 func redactAll(lines []string) []string {
@@ -206,57 +365,92 @@ func (h *harness) report(what string, r Report) Report {
 	if r.Unsupported != "" {
 		line += " unsupported=" + r.Unsupported
 	}
+	if r.AuthorizeURL != "" {
+		line += " authorize_url=" + zoho.Redact(r.AuthorizeURL)
+	}
 	h.evidence = append(h.evidence, line)
 	return r
 }
 
-// authorize runs the user's consent at the US Accounts server and returns
-// the query the browser brings back, in the form the integration sees.
+// authorize runs the user's consent at the Accounts server of the
+// integration's DC and returns the query the browser brings back, in the
+// form the integration sees.
 func (h *harness) authorize(user string) (url.Values, error) {
-	if user != "" {
+	if user != "" && user != usUser {
 		if err := h.srv.ScriptConsent(h.client.ID, fakeserver.Consent{User: user}); err != nil {
 			return nil, err
 		}
 	}
-	q := url.Values{"client_id": {h.client.ID}, "response_type": {"code"}, "redirect_uri": {redirectURI},
+	return h.browse(h.env.AccountsURL+"/oauth/v2/auth?"+authParams(h.client.ID).Encode(), true)
+}
+
+// authParams are the parameters of an authorization the harness starts.
+func authParams(clientID string) url.Values {
+	return url.Values{"client_id": {clientID}, "response_type": {"code"}, "redirect_uri": {redirectURI},
 		"scope": {"ZohoCRM.users.ALL"}, "access_type": {"offline"}, "prompt": {"consent"}, "state": {"zc"}}
-	var loc string
-	if h.opts.InProcess {
-		r, err := h.srv.Authorize(zoho.US, q)
-		if err != nil {
-			return nil, err
-		}
-		loc = r.URL.String()
-	} else {
-		resp, err := h.srv.Client().Get(h.srv.AccountsURL(zoho.US) + "/oauth/v2/auth?" + q.Encode())
-		if err != nil {
-			return nil, err
-		}
-		resp.Body.Close()
-		loc = resp.Header.Get("Location")
+}
+
+// browse opens an authorization URL as the user's browser and returns the
+// query it is sent back with (code, location, accounts-server, state; or
+// error), consuming the request from the evidence window. An answer that is
+// no redirect (an error page) is an error naming the page's code, unless
+// page is false: then it is the query error=<code>.
+func (h *harness) browse(authURL string, page bool) (url.Values, error) {
+	// the integration's own HTTP client, not following the redirect: the
+	// browser stops at the redirect URI
+	hc := *h.env.HTTPClient
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := hc.Get(authURL)
+	if err != nil {
+		return nil, err
 	}
-	u, err := url.Parse(loc)
-	if err != nil || u.Query().Get("code") == "" {
-		return nil, fmt.Errorf("the fake gave no code (Location %q)", zoho.Redact(loc))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	var code string
+	loc := resp.Header.Get("Location")
+	if m := pageCode.FindSubmatch(body); loc == "" && m != nil {
+		code = string(m[1])
+	} else if loc == "" {
+		code = fmt.Sprintf("HTTP %d without a redirect", resp.StatusCode)
 	}
 	h.wire()
+	if loc == "" {
+		if page {
+			return nil, fmt.Errorf("the fake refused the authorization: %s", orNone(code))
+		}
+		h.note("browser: the Accounts server refused the authorization with a page: %s", code)
+		return url.Values{"error": {code}}, nil
+	}
+	back, err := url.Parse(loc)
+	if err != nil {
+		return nil, err
+	}
+	q := back.Query()
+	if q.Get("code") == "" {
+		return nil, fmt.Errorf("the fake gave no code (Location %q)", zoho.Redact(loc))
+	}
 	h.note("browser: back at the redirect URI with code=%s location=%s accounts-server=%s",
-		zoho.RedactValue(u.Query().Get("code")), u.Query().Get("location"), u.Query().Get("accounts-server"))
-	return u.Query(), nil
+		zoho.RedactValue(q.Get("code")), q.Get("location"), q.Get("accounts-server"))
+	return q, nil
 }
 
 // connect authorizes and hands the redirect over; the integration must
-// then hold tokens.
+// then hold tokens (the exchange seen succeeding on the wire).
 func (h *harness) connect(user string) error {
 	q, err := h.authorize(user)
 	if err != nil {
 		return err
 	}
-	if r := h.report("redirect", h.integ.Redirect(h.ctx, q)); !r.OK {
+	r := h.report("redirect", h.integ.Redirect(h.ctx, q))
+	ok := false
+	for _, t := range tokenRequests(h.wire(), "authorization_code") {
+		ok = ok || succeeded(t)
+	}
+	if !r.OK || !ok {
 		if r.Unsupported != "" {
 			return &notApplicable{"the integration cannot take a redirect: " + r.Unsupported}
 		}
-		return failf("a fresh grant token at its own DC was not exchanged: %s", r.Error)
+		return failf("a fresh grant token was not exchanged: %s", orNone(r.Error))
 	}
 	return nil
 }
@@ -272,7 +466,7 @@ func (h *harness) call() Report {
 	return h.report("call the API", h.integ.Call(h.ctx))
 }
 
-// tokenRequests counts token-endpoint requests of a grant type.
+// tokenRequests lists token-endpoint requests of a grant type ("": any).
 func tokenRequests(reqs []fakeserver.Request, grantType string) []fakeserver.Request {
 	var out []fakeserver.Request
 	for _, r := range reqs {
@@ -283,15 +477,41 @@ func tokenRequests(reqs []fakeserver.Request, grantType string) []fakeserver.Req
 	return out
 }
 
+// apiRequests lists the requests meant for an API: any path under /crm/,
+// whichever server got it, and the Accounts server's user info.
 func apiRequests(reqs []fakeserver.Request) []fakeserver.Request {
 	var out []fakeserver.Request
 	for _, r := range reqs {
-		if r.Role == "api" || r.Path == "/oauth/user/info" {
+		if r.Role == "api" || strings.HasPrefix(r.Path, "/crm/") || r.Path == "/oauth/user/info" {
 			out = append(out, r)
 		}
 	}
 	return out
 }
 
-var _ = http.MethodGet
-var _ = strings.TrimSpace
+// count counts the requests that match.
+func count(reqs []fakeserver.Request, match func(fakeserver.Request) bool) int {
+	n := 0
+	for _, r := range reqs {
+		if match(r) {
+			n++
+		}
+	}
+	return n
+}
+
+// succeeded says whether a request was answered with success: HTTP 200
+// and no error, also under a fault that keeps the answer's meaning (a
+// latency, the millisecond shape).
+func succeeded(r fakeserver.Request) bool { return r.Status == 200 && wireError(r) == "" }
+
+// wireError is the error a request was answered with, without the mark of
+// a fault that keeps the answer's meaning.
+func wireError(r fakeserver.Request) string {
+	for _, k := range []fakeserver.FaultKind{fakeserver.FaultLatency, fakeserver.FaultMillisecondExpiry} {
+		if rest, ok := strings.CutPrefix(r.Error, "fault:"+string(k)); ok {
+			return strings.TrimSpace(rest)
+		}
+	}
+	return r.Error
+}

@@ -44,6 +44,9 @@ type Report struct {
 	NeedsAuthorization bool `json:"needs_authorization,omitempty"`
 	// Unsupported says why it cannot do what was asked, if so.
 	Unsupported string `json:"unsupported,omitempty"`
+	// AuthorizeURL is, in answer to Authorize, the URL the integration
+	// sends the user's browser to.
+	AuthorizeURL string `json:"authorize_url,omitempty"`
 }
 
 // Integration is a Zoho integration under certification. Each scenario
@@ -63,4 +66,21 @@ type Integration interface {
 	TimePassed(ctx context.Context, now time.Time, d time.Duration) Report
 	// Close stops the integration.
 	Close() error
+}
+
+// Authorizer is an integration that starts an authorization itself (the
+// user clicks "connect"): Authorize answers the URL it sends the user's
+// browser to, in Report.AuthorizeURL. The certifier opens it as the browser
+// and hands back what comes of it with Redirect. Without it (or with an
+// Unsupported answer) the scenarios that need it are not applicable.
+type Authorizer interface {
+	Authorize(ctx context.Context) Report
+}
+
+// ParallelCaller is an integration that can take n API calls at once, as
+// n requests of its users arriving together would: one report, OK when
+// every call succeeded, else the first error. Without it (or with an
+// Unsupported answer) the scenarios that need it are not applicable.
+type ParallelCaller interface {
+	Calls(ctx context.Context, n int) Report
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,9 +28,11 @@ const (
 	EnvWorkDir      = "ZCONFORM_WORKDIR"
 )
 
-// ProcessTimeout bounds how long a process integration may take to answer
-// one message.
-var ProcessTimeout = 60 * time.Second
+// ProcessTimeout is how long a process integration may take to answer one
+// message unless its Command says otherwise. One that does not answer in
+// time is killed (with whatever it started): its later messages fail at
+// once.
+var ProcessTimeout = 30 * time.Second
 
 // Process is an integration in any language, driven through a JSON-lines
 // protocol. The certifier starts Command with the Env* variables set (the
@@ -38,17 +41,25 @@ var ProcessTimeout = 60 * time.Second
 //
 //	{"op":"redirect","query":{"code":"…","location":"eu","accounts-server":"…","state":"…"}}
 //	{"op":"call"}
+//	{"op":"calls","n":5}
+//	{"op":"authorize"}
 //	{"op":"time","now":"2026-01-01T01:01:00Z","advanced_seconds":3660}
 //	{"op":"stop"}
 //
-// Every answer is a Report: {"ok":true} or {"ok":false,"error":"…",
-// "needs_authorization":true} (or "unsupported":"why"). Anything else the
-// integration prints goes to stderr, which the certifier keeps (redacted)
-// as evidence.
+// redirect hands over what the user's browser brought back to the redirect
+// URI; call makes one API call as the user; calls makes n at once
+// (ParallelCaller); authorize asks for the URL the integration sends the
+// user's browser to, answered in "authorize_url" (Authorizer); time says
+// the certifier's clock moved on. Every answer is a Report: {"ok":true} or
+// {"ok":false,"error":"…","needs_authorization":true} (or
+// "unsupported":"why", also for an op the integration does not know).
+// Anything else the integration prints goes to stderr, which the certifier
+// keeps (redacted) as evidence.
 type Process struct {
 	name, version string
 	command       []string
 	dir           string
+	timeout       time.Duration
 
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
@@ -57,14 +68,35 @@ type Process struct {
 	mu     sync.Mutex
 }
 
-// NewProcess returns a Factory for a process integration.
-func NewProcess(name, version, dir string, command ...string) Factory {
+// Command describes a process integration.
+type Command struct {
+	// Name and Version name the integration on the certificate.
+	Name, Version string
+	// Dir is the folder it starts in ("": the certifier's).
+	Dir string
+	// Args are the command and its arguments.
+	Args []string
+	// Timeout bounds the answer to each message (0: ProcessTimeout).
+	Timeout time.Duration
+}
+
+// Factory returns a Factory that starts the command for each instance.
+func (c Command) Factory() Factory {
 	return func() (Integration, error) {
-		if len(command) == 0 {
+		if len(c.Args) == 0 {
 			return nil, errors.New("no adapter command given")
 		}
-		return &Process{name: name, version: version, command: command, dir: dir}, nil
+		t := c.Timeout
+		if t <= 0 {
+			t = ProcessTimeout
+		}
+		return &Process{name: c.Name, version: c.Version, command: c.Args, dir: c.Dir, timeout: t}, nil
 	}
+}
+
+// NewProcess returns a Factory for a process integration.
+func NewProcess(name, version, dir string, command ...string) Factory {
+	return Command{Name: name, Version: version, Dir: dir, Args: command}.Factory()
 }
 
 // Name names the integration.
@@ -114,6 +146,7 @@ func (p *Process) Start(ctx context.Context, env Env) error {
 	}
 	p.stderr = &capped{}
 	cmd.Stderr = p.stderr
+	ownGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", p.command[0], err)
 	}
@@ -135,14 +168,14 @@ func (p *Process) send(ctx context.Context, msg map[string]any) Report {
 	defer p.mu.Unlock()
 	data, _ := json.Marshal(msg)
 	if _, err := p.stdin.Write(append(data, '\n')); err != nil {
-		return Report{Error: fmt.Sprintf("the adapter exited or stopped reading (%v); its stderr: %s", err, p.stderr)}
+		return Report{Error: fmt.Sprintf("the adapter exited or stopped reading (%v); its stderr: %s", err, p.stderrTail())}
 	}
-	timer := time.NewTimer(ProcessTimeout)
+	timer := time.NewTimer(p.timeout)
 	defer timer.Stop()
 	select {
 	case line, ok := <-p.lines:
 		if !ok {
-			return Report{Error: "the adapter exited; its stderr: " + p.stderr.String()}
+			return Report{Error: "the adapter exited; its stderr: " + p.stderrTail()}
 		}
 		var r Report
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
@@ -151,7 +184,8 @@ func (p *Process) send(ctx context.Context, msg map[string]any) Report {
 		r.Error = zoho.Redact(r.Error)
 		return r
 	case <-timer.C:
-		return Report{Error: fmt.Sprintf("the adapter did not answer %v within %s", msg["op"], ProcessTimeout)}
+		killGroup(p.cmd) // out of step now: later answers would answer the wrong message
+		return Report{Error: fmt.Sprintf("the adapter did not answer %v within %s: killed", msg["op"], p.timeout)}
 	case <-ctx.Done():
 		return Report{Error: ctx.Err().Error()}
 	}
@@ -168,6 +202,16 @@ func (p *Process) Redirect(ctx context.Context, q url.Values) Report {
 
 // Call sends {"op":"call"}.
 func (p *Process) Call(ctx context.Context) Report { return p.send(ctx, map[string]any{"op": "call"}) }
+
+// Calls sends {"op":"calls","n":n}.
+func (p *Process) Calls(ctx context.Context, n int) Report {
+	return p.send(ctx, map[string]any{"op": "calls", "n": n})
+}
+
+// Authorize sends {"op":"authorize"}.
+func (p *Process) Authorize(ctx context.Context) Report {
+	return p.send(ctx, map[string]any{"op": "authorize"})
+}
 
 // TimePassed sends {"op":"time"}.
 func (p *Process) TimePassed(ctx context.Context, now time.Time, d time.Duration) Report {
@@ -188,11 +232,27 @@ func (p *Process) Close() error {
 	go func() { done <- p.cmd.Wait() }()
 	select {
 	case err := <-done:
+		killGroup(p.cmd) // what it started and left behind
 		return err
 	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill()
+		killGroup(p.cmd)
+		<-done
 		return errors.New("the adapter did not stop: killed")
 	}
+}
+
+// stderrTail is the last lines the process printed on stderr, redacted,
+// on one line.
+func (p *Process) stderrTail() string {
+	lines := strings.Split(strings.TrimSpace(p.stderr.String()), "\n")
+	if len(lines) > 5 {
+		lines = lines[len(lines)-5:]
+	}
+	s := strings.Join(lines, " | ")
+	if s == "" {
+		return "(nothing)"
+	}
+	return s
 }
 
 // Stderr is what the process printed on stderr (the last 32-64 KiB),

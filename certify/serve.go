@@ -66,6 +66,7 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, integ Integration, 
 			Query           map[string]string `json:"query"`
 			Now             time.Time         `json:"now"`
 			AdvancedSeconds int               `json:"advanced_seconds"`
+			N               int               `json:"n"`
 		}
 		var r Report
 		if err := json.Unmarshal(sc.Bytes(), &msg); err != nil {
@@ -80,6 +81,18 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, integ Integration, 
 				r = integ.Redirect(ctx, q)
 			case "call":
 				r = integ.Call(ctx)
+			case "calls":
+				if pc, ok := integ.(ParallelCaller); ok && msg.N > 0 {
+					r = pc.Calls(ctx, msg.N)
+				} else {
+					r = Report{Unsupported: "this integration does not take calls at once"}
+				}
+			case "authorize":
+				if a, ok := integ.(Authorizer); ok {
+					r = a.Authorize(ctx)
+				} else {
+					r = Report{Unsupported: "this integration does not start authorizations"}
+				}
 			case "time":
 				d := time.Duration(msg.AdvancedSeconds) * time.Second
 				if clock != nil {
@@ -89,7 +102,7 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, integ Integration, 
 			case "stop":
 				return enc.Encode(Report{OK: true})
 			default:
-				r = Report{Unsupported: fmt.Sprintf("unknown op %q: the protocol has redirect, call, time and stop", msg.Op)}
+				r = Report{Unsupported: fmt.Sprintf("unknown op %q: the protocol has redirect, call, calls, authorize, time and stop", msg.Op)}
 			}
 		}
 		if err := enc.Encode(r); err != nil {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -49,11 +50,15 @@ const (
 	// FaultCloseMidBody sends the headers and half the body, then closes
 	// the connection.
 	FaultCloseMidBody FaultKind = "close-mid-body"
+	// FaultMillisecondExpiry answers a token request in the older shape
+	// of some Zoho pages: expires_in in milliseconds (3600000) and
+	// expires_in_sec in seconds; any other answer passes unchanged.
+	FaultMillisecondExpiry FaultKind = "millisecond-expiry"
 )
 
 // FaultKinds lists every kind.
 var FaultKinds = []FaultKind{FaultStatus, FaultThrottle, FaultNotJSON, FaultWrongContentType, FaultTruncated,
-	FaultEmpty, FaultLatency, FaultHang, FaultReset, FaultCloseMidBody}
+	FaultEmpty, FaultLatency, FaultHang, FaultReset, FaultCloseMidBody, FaultMillisecondExpiry}
 
 // Endpoint names what a fault targets.
 type Endpoint string
@@ -342,6 +347,12 @@ func (s *Server) serveFaulty(w http.ResponseWriter, r *http.Request, f *Fault, x
 		w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
 		w.WriteHeader(b.status)
 		_, _ = w.Write(body)
+	case FaultMillisecondExpiry:
+		copyHeader(w.Header(), b.header)
+		body = millisecondExpiry(body)
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(b.status)
+		_, _ = w.Write(body)
 	case FaultTruncated:
 		copyHeader(w.Header(), b.header)
 		half := body[:len(body)/2]
@@ -362,6 +373,26 @@ func (s *Server) serveFaulty(w http.ResponseWriter, r *http.Request, f *Fault, x
 			panic(http.ErrAbortHandler)
 		}
 	}
+}
+
+// millisecondExpiry rewrites a token answer into the older shape:
+// expires_in in milliseconds, expires_in_sec in seconds. A body without a
+// numeric expires_in is left as it is.
+func millisecondExpiry(body []byte) []byte {
+	var m map[string]any
+	if json.Unmarshal(body, &m) != nil {
+		return body
+	}
+	sec, ok := m["expires_in"].(float64)
+	if !ok {
+		return body
+	}
+	m["expires_in"], m["expires_in_sec"] = int64(sec)*1000, int64(sec)
+	out, err := json.Marshal(m)
+	if err != nil {
+		return body
+	}
+	return out
 }
 
 func copyHeader(dst, src http.Header) {

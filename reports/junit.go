@@ -30,6 +30,11 @@ const (
 	PropTarget      = "target"
 	PropProfile     = "profile"
 	PropLabelFilter = "label_filter"
+	// PropZconform, PropScenarioSet and PropFake say, on a certificate,
+	// which zconform judged, which scenarios, and how the fake was set up.
+	PropZconform    = "zconform"
+	PropScenarioSet = "scenario_set"
+	PropFake        = "fake"
 	// PropOffContract says how the target is configured apart from the
 	// contract (only when it is).
 	PropOffContract = "off_contract"
@@ -168,6 +173,11 @@ func junitXML(r Results) ([]byte, error) {
 			junitProperty{PropIntegration, cert.Integration},
 			junitProperty{PropVersion, cert.Version},
 			junitProperty{PropAdapter, cert.Adapter})
+		for _, p := range []junitProperty{{PropZconform, cert.Zconform}, {PropScenarioSet, cert.ScenarioSet}, {PropFake, cert.Fake}} {
+			if p.Value != "" {
+				suite.Properties.Properties = append(suite.Properties.Properties, p)
+			}
+		}
 	}
 	for _, c := range r.Cases {
 		tc := junitCase(c)
@@ -363,6 +373,9 @@ func runText(r Results) string {
 		line("integration", c.Integration)
 		line("version", c.Version)
 		line("adapter", c.Adapter)
+		line("zconform", c.Zconform)
+		line("scenario set", c.ScenarioSet)
+		line("fake", c.Fake)
 	}
 	line("target", r.Run.Target)
 	line("profile", r.Run.Profile)

@@ -74,4 +74,10 @@ type Certificate struct {
 	Version     string `json:"version"`
 	// Adapter is how it was driven: the adapter's name, path or command.
 	Adapter string `json:"adapter"`
+	// Zconform is the build that judged: version, commit, Go version.
+	Zconform string `json:"zconform,omitempty"`
+	// ScenarioSet names the scenarios judged: version and digest.
+	ScenarioSet string `json:"scenario_set,omitempty"`
+	// Fake says how the fake was set up: profile, clock, transport.
+	Fake string `json:"fake,omitempty"`
 }

@@ -336,6 +336,15 @@ func summaryMarkdown(r Results) []byte {
 		p("| Integration | %s |\n", md(orDash(c.Integration)))
 		p("| Version | %s |\n", md(orDash(c.Version)))
 		p("| Adapter | %s |\n", md(orDash(c.Adapter)))
+		if c.ScenarioSet != "" {
+			p("| Scenario set | %s |\n", md(c.ScenarioSet))
+		}
+		if c.Fake != "" {
+			p("| Fake | %s |\n", md(c.Fake))
+		}
+		if c.Zconform != "" {
+			p("| Judged by | %s |\n", md(c.Zconform))
+		}
 	} else {
 		p("| Target | %s |\n", md(orDash(r.Run.Target)))
 	}

@@ -66,6 +66,15 @@ a { color: inherit; }
 <tr><th scope="row">Integration</th><td>{{orDash .Integration}}</td></tr>
 <tr><th scope="row">Version</th><td>{{orDash .Version}}</td></tr>
 <tr><th scope="row">Adapter</th><td>{{orDash .Adapter}}</td></tr>
+{{- if .ScenarioSet}}
+<tr><th scope="row">Scenario set</th><td>{{.ScenarioSet}}</td></tr>
+{{- end}}
+{{- if .Fake}}
+<tr><th scope="row">Fake</th><td>{{.Fake}}</td></tr>
+{{- end}}
+{{- if .Zconform}}
+<tr><th scope="row">Judged by</th><td>{{.Zconform}}</td></tr>
+{{- end}}
 {{- else}}
 <tr><th scope="row">Target</th><td>{{orDash .Results.Run.Target}}</td></tr>
 {{- end}}

@@ -152,7 +152,8 @@ func prepared(r Results) Results {
 func cleanRun(run RunMeta) RunMeta {
 	run.Target, run.Profile, run.LabelFilter, run.OffContract = clean(run.Target), clean(run.Profile), clean(run.LabelFilter), clean(run.OffContract)
 	if c := run.Certificate; c != nil {
-		run.Certificate = &Certificate{Integration: clean(c.Integration), Version: clean(c.Version), Adapter: clean(c.Adapter)}
+		run.Certificate = &Certificate{Integration: clean(c.Integration), Version: clean(c.Version), Adapter: clean(c.Adapter),
+			Zconform: clean(c.Zconform), ScenarioSet: clean(c.ScenarioSet), Fake: clean(c.Fake)}
 	}
 	if d := run.Deviations; d != nil {
 		cd := &Deviations{File: clean(d.File), Target: clean(d.Target), Deviations: make([]Deviation, len(d.Deviations))}

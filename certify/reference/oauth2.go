@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/zconform/zconform/certify"
@@ -21,8 +22,35 @@ type OAuth2 struct {
 	env certify.Env
 	cfg oauth2.Config
 	ctx context.Context
-	tok *oauth2.Token
+	tok *oauth2.Token // the first token, for its api_domain
 	ts  oauth2.TokenSource
+	// last is the newest token the source gave out, read without a refresh
+	mu   sync.Mutex
+	last *oauth2.Token
+}
+
+// recorder notes each token its source gives out.
+type recorder struct {
+	o    *OAuth2
+	base oauth2.TokenSource
+}
+
+func (r recorder) Token() (*oauth2.Token, error) {
+	t, err := r.base.Token()
+	if err == nil {
+		r.o.mu.Lock()
+		r.o.last = t
+		r.o.mu.Unlock()
+	}
+	return t, err
+}
+
+// source makes the token source x/oauth2 users make, on tok.
+func (o *OAuth2) source(tok *oauth2.Token) {
+	o.mu.Lock()
+	o.last = tok
+	o.mu.Unlock()
+	o.ts = oauth2.ReuseTokenSource(tok, recorder{o, o.cfg.TokenSource(o.ctx, tok)})
 }
 
 // Name names it on the certificate.
@@ -50,13 +78,36 @@ func report(err error) certify.Report {
 	return certify.Report{Error: err.Error()}
 }
 
-// Redirect exchanges the code.
+// Authorize gives Config.AuthCodeURL with a state and
+// oauth2.AccessTypeOffline, as x/oauth2 users write it.
+func (o *OAuth2) Authorize(context.Context) certify.Report {
+	return certify.Report{OK: true, AuthorizeURL: o.cfg.AuthCodeURL("state-"+o.env.ClientID[5:11], oauth2.AccessTypeOffline)}
+}
+
+// Calls makes n calls at once on the one token source, as n requests of
+// an app's users would.
+func (o *OAuth2) Calls(ctx context.Context, n int) certify.Report {
+	reports := make([]certify.Report, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { reports[i] = o.Call(ctx) })
+	}
+	wg.Wait()
+	return first(reports)
+}
+
+// Redirect exchanges the code (a callback without one reports the
+// redirect's error, as callback handlers do).
 func (o *OAuth2) Redirect(ctx context.Context, q url.Values) certify.Report {
+	if q.Get("code") == "" {
+		return certify.Report{Error: "no code: " + q.Get("error"), NeedsAuthorization: true}
+	}
 	tok, err := o.cfg.Exchange(o.ctx, q.Get("code"))
 	if err != nil {
 		return report(err)
 	}
-	o.tok, o.ts = tok, o.cfg.TokenSource(o.ctx, tok)
+	o.tok = tok
+	o.source(tok)
 	return certify.Report{OK: true}
 }
 
@@ -81,19 +132,18 @@ func (o *OAuth2) Call(ctx context.Context) certify.Report {
 	return certify.Report{OK: true}
 }
 
-// TimePassed moves the token's expiry back by d, as if the wall clock had
-// moved on.
+// TimePassed moves the newest token's expiry back by d, as if the wall
+// clock had moved on, without asking the source for a token (which could
+// refresh it early).
 func (o *OAuth2) TimePassed(_ context.Context, _ time.Time, d time.Duration) certify.Report {
 	if o.ts == nil {
 		return certify.Report{OK: true}
 	}
-	tok, err := o.ts.Token()
-	if err != nil {
-		return report(err)
-	}
-	shifted := *tok
-	shifted.Expiry = tok.Expiry.Add(-d)
-	o.tok, o.ts = &shifted, o.cfg.TokenSource(o.ctx, &shifted)
+	o.mu.Lock()
+	shifted := *o.last
+	o.mu.Unlock()
+	shifted.Expiry = shifted.Expiry.Add(-d)
+	o.source(&shifted)
 	return certify.Report{OK: true}
 }
 

@@ -9,40 +9,91 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/zconform/zconform/certify"
 	"github.com/zconform/zconform/certify/reference"
 	"github.com/zconform/zconform/fixtures/zoho"
+	zcversion "github.com/zconform/zconform/internal/version"
 	"github.com/zconform/zconform/reports"
 )
 
-// goIntegrations are the reference integrations built in.
+// goIntegrations are the reference integrations built in: the careful one,
+// the careless one, x/oauth2, and the adversarial ones that must fail
+// every scenario.
 var goIntegrations = map[string]func() certify.Integration{
-	"careful":  func() certify.Integration { return &reference.Careful{} },
-	"careless": func() certify.Integration { return &reference.Careless{} },
-	"oauth2":   func() certify.Integration { return &reference.OAuth2{} },
+	"careful":    func() certify.Integration { return &reference.Careful{} },
+	"careless":   func() certify.Integration { return &reference.Careless{} },
+	"oauth2":     func() certify.Integration { return &reference.OAuth2{} },
+	"dies":       func() certify.Integration { return reference.Dies{} },
+	"complainer": func() certify.Integration { return reference.Complainer{} },
+	"liar":       func() certify.Integration { return reference.Liar{} },
+	"deaf":       func() certify.Integration { return &reference.Deaf{} },
+}
+
+func goKinds() string {
+	kinds := make([]string, 0, len(goIntegrations))
+	for k := range goIntegrations {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	return strings.Join(kinds, "|")
 }
 
 // nodeSDKAdapter is the reference adapter of the official Zoho CRM Node SDK.
 const nodeSDKAdapter = "certify/adapters/nodesdk"
+
+// repoAdapter is a reference adapter kept in the repository: an
+// integration in another language, driven over the process protocol.
+type repoAdapter struct {
+	dir           string   // under the module root
+	name, version string   // on the certificate
+	args          []string // the command, run in dir
+	install       string   // what sets it up, for the message when it is missing
+	check         func(dir string) error
+}
+
+// repoAdapters are the reference adapters, by -adapter name.
+var repoAdapters = map[string]repoAdapter{
+	"node-sdk": {dir: nodeSDKAdapter, name: "@zohocrm/nodejs-sdk-8.0", version: "2.0.0", args: []string{"node", "adapter.js"},
+		install: "make deps (or npm ci --prefix certify/adapters/nodesdk)", check: hasNodeModules},
+}
+
+func hasNodeModules(dir string) error {
+	_, err := os.Stat(filepath.Join(dir, "node_modules"))
+	return err
+}
+
+func adapterNames() string {
+	names := []string{"go:" + goKinds(), "proc:" + goKinds()}
+	var repo []string
+	for k := range repoAdapters {
+		repo = append(repo, k)
+	}
+	sort.Strings(repo)
+	return strings.Join(append(append(names, repo...), "cmd"), ", ")
+}
 
 // runCertify drives an integration through the certification scenarios and
 // writes the certificate.
 func runCertify(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("zconform certify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	adapter := fs.String("adapter", "", `the integration: go:careful, go:careless, go:oauth2 (in-process Go references),
-proc:careful|careless|oauth2 (the same, as a process over the protocol), node-sdk (the official Zoho CRM Node SDK),
-or cmd (any process speaking the protocol, given with -cmd)`)
+	adapter := fs.String("adapter", "", `the integration: go:KIND (a Go reference in-process: careful, careless, oauth2, or
+the adversarial dies, complainer, liar, deaf), proc:KIND (the same, as a process over the protocol),
+a reference adapter of the repository (node-sdk, ...; -list names them), or cmd (any process
+speaking the protocol, given with -cmd)`)
 	command := fs.String("cmd", "", `with -adapter cmd: the command to start, e.g. "python3 my_adapter.py"`)
 	name := fs.String("name", "", "the integration's name on the certificate (default: the adapter's)")
 	version := fs.String("version", "", "the integration's version on the certificate")
 	profile := fs.String("profile", zoho.Kaizen4, "the limit profile of the fake")
 	out := fs.String("out", filepath.Join("out", "certify"), "folder for the certificate files")
 	only := fs.String("only", "", "comma-separated scenario IDs to run (default: all)")
-	list := fs.Bool("list", false, "list the scenarios and exit")
+	timeout := fs.Duration("timeout", certify.ProcessTimeout, "how long a process integration may take to answer one message; one that does not is killed")
+	list := fs.Bool("list", false, "list the scenarios and the adapters, and exit")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: zconform certify -adapter ADAPTER [flags]\n\nDrives a Zoho integration against the fake through Zoho's documented\nfailures and judges it; writes junit.xml, results.json, summary.md and\nsummary.html. Exit status 0 when no scenario failed.\n\nFlags:")
 		fs.PrintDefaults()
@@ -53,17 +104,27 @@ or cmd (any process speaking the protocol, given with -cmd)`)
 		}
 		return 2
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "zconform certify: unexpected argument %q (flags only)\n", fs.Arg(0))
+		return 2
+	}
 	if *list {
+		fmt.Fprintf(stdout, "scenario set %s\n\n", certify.ScenarioSet())
 		for _, s := range certify.Scenarios() {
 			fmt.Fprintln(stdout, s.Describe())
 		}
+		fmt.Fprintf(stdout, "\nadapters: %s\n", adapterNames())
 		return 0
 	}
 	if _, err := zoho.Profile(*profile); err != nil {
 		fmt.Fprintf(stderr, "zconform certify: -profile: %v\n", err)
 		return 2
 	}
-	factory, opts, integName, integVersion, err := adapterFor(*adapter, *command)
+	if *timeout <= 0 {
+		fmt.Fprintln(stderr, "zconform certify: -timeout must be positive, e.g. 30s")
+		return 2
+	}
+	factory, opts, integName, integVersion, err := adapterFor(*adapter, *command, *timeout)
 	if err != nil {
 		fmt.Fprintf(stderr, "zconform certify: %v\n", err)
 		return 2
@@ -80,43 +141,79 @@ or cmd (any process speaking the protocol, given with -cmd)`)
 			opts.Only = append(opts.Only, id)
 		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	opts.Progress = func(v certify.Verdict) {
+		fmt.Fprintf(stderr, "  %-31s %-4s %6s  %s\n", v.Scenario.ID, v.Outcome, v.Duration.Round(10*time.Millisecond), firstLine(v.Reason))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	started := time.Now()
+	fmt.Fprintf(stderr, "zconform certify: %s (%s) against the fake, scenario set %s\n", integName, *adapter, certify.ScenarioSet())
 	verdicts, err := certify.Run(ctx, factory, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "zconform certify: %v\n", err)
 		return 1
 	}
+	transport := "on loopback"
+	if opts.InProcess {
+		transport = "in-process on Zoho's real host names"
+	}
 	r := certificateResults(verdicts, reports.RunMeta{
 		Target: integName, Profile: *profile, Started: started,
-		Certificate: &reports.Certificate{Integration: integName, Version: integVersion, Adapter: *adapter},
+		Certificate: &reports.Certificate{Integration: integName, Version: integVersion, Adapter: *adapter,
+			Zconform: zcversion.Get().String(), ScenarioSet: certify.ScenarioSet(),
+			Fake: fmt.Sprintf("profile %s, virtual clock, a fresh fake per scenario, %s", *profile, transport)},
 	})
+	r.Duration = reports.Duration(time.Since(started))
+	if ctx.Err() != nil {
+		r.Notes = append(r.Notes, fmt.Sprintf("interrupted after %d of the scenarios", len(verdicts)))
+	}
 	dir, _ := filepath.Abs(*out)
 	if _, err := reports.WriteResults(dir, r); err != nil {
 		fmt.Fprintf(stderr, "zconform certify: writing the certificate: %v\n", err)
 		return 1
 	}
 	for _, v := range verdicts {
-		fmt.Fprintf(stdout, "%-28s %-4s %s\n", v.Scenario.ID, v.Outcome, v.Reason)
+		fmt.Fprintf(stdout, "%-31s %-4s %s\n", v.Scenario.ID, v.Outcome, v.Reason)
 	}
 	fmt.Fprintf(stdout, "\ncertificate in %s: junit.xml, results.json, summary.md, summary.html\n", relative(dir))
-	fmt.Fprintln(stdout, r.Verdict())
+	fmt.Fprintf(stdout, "%s (%s)\n", r.Verdict(), r.Duration)
 	if failed := r.Failed(); len(failed) > 0 {
 		fmt.Fprintln(stdout, "failing scenarios:")
 		for _, id := range failed {
 			fmt.Fprintln(stdout, "  "+id)
 		}
 	}
-	if !r.Pass() {
+	if ctx.Err() != nil || !r.Pass() {
 		return 1
 	}
 	return 0
 }
 
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 110 {
+		s = s[:110] + "…"
+	}
+	return s
+}
+
 // adapterFor resolves -adapter.
-func adapterFor(adapter, command string) (certify.Factory, certify.Options, string, string, error) {
+func adapterFor(adapter, command string, timeout time.Duration) (certify.Factory, certify.Options, string, string, error) {
 	kind, arg, _ := strings.Cut(adapter, ":")
+	if ra, ok := repoAdapters[adapter]; ok {
+		root, err := moduleRoot()
+		if err != nil {
+			return nil, certify.Options{}, "", "", err
+		}
+		dir := filepath.Join(root, ra.dir)
+		if ra.check != nil {
+			if err := ra.check(dir); err != nil {
+				return nil, certify.Options{}, "", "", fmt.Errorf("the %s adapter is not set up in %s (%v): run %s", adapter, ra.dir, err, ra.install)
+			}
+		}
+		return certify.Command{Name: ra.name, Version: ra.version, Dir: dir, Args: ra.args, Timeout: timeout}.Factory(),
+			certify.Options{}, ra.name, ra.version, nil
+	}
 	switch kind {
 	case "go":
 		mk, ok := goIntegrations[arg]
@@ -135,25 +232,16 @@ func adapterFor(adapter, command string) (certify.Factory, certify.Options, stri
 			return nil, certify.Options{}, "", "", err
 		}
 		i := mk()
-		return certify.NewProcess(i.Name(), i.Version(), "", self, "adapter", "-kind", arg), certify.Options{}, i.Name() + " (over the protocol)", i.Version(), nil
-	case "node-sdk":
-		root, err := moduleRoot()
-		if err != nil {
-			return nil, certify.Options{}, "", "", err
-		}
-		dir := filepath.Join(root, nodeSDKAdapter)
-		if _, err := os.Stat(filepath.Join(dir, "node_modules")); err != nil {
-			return nil, certify.Options{}, "", "", fmt.Errorf("the Node SDK adapter's packages are missing: run make deps (or npm ci --prefix %s)", nodeSDKAdapter)
-		}
-		return certify.NewProcess("@zohocrm/nodejs-sdk-8.0", "2.0.0", dir, "node", "adapter.js"), certify.Options{}, "@zohocrm/nodejs-sdk-8.0", "2.0.0", nil
+		return certify.Command{Name: i.Name(), Version: i.Version(), Args: []string{self, "adapter", "-kind", arg}, Timeout: timeout}.Factory(),
+			certify.Options{}, i.Name() + " (over the protocol)", i.Version(), nil
 	case "cmd":
 		parts := strings.Fields(command)
 		if len(parts) == 0 {
 			return nil, certify.Options{}, "", "", errors.New("-adapter cmd needs -cmd with the command to start")
 		}
-		return certify.NewProcess(parts[0], "", "", parts...), certify.Options{}, parts[0], "", nil
+		return certify.Command{Name: parts[0], Args: parts, Timeout: timeout}.Factory(), certify.Options{}, parts[0], "", nil
 	}
-	return nil, certify.Options{}, "", "", fmt.Errorf("-adapter %q: use go:careful, go:careless, go:oauth2, proc:careful|careless|oauth2, node-sdk or cmd", adapter)
+	return nil, certify.Options{}, "", "", fmt.Errorf("-adapter %q: use one of %s", adapter, adapterNames())
 }
 
 // certificateResults turns verdicts into the reports' results.
@@ -187,14 +275,18 @@ func certificateResults(vs []certify.Verdict, run reports.RunMeta) reports.Resul
 func runAdapter(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("zconform adapter", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	kind := fs.String("kind", "careful", "careful, careless or oauth2")
+	kind := fs.String("kind", "careful", goKinds())
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	mk, ok := goIntegrations[*kind]
 	if !ok {
-		fmt.Fprintf(stderr, "zconform adapter: -kind %q: use careful, careless or oauth2\n", *kind)
+		fmt.Fprintf(stderr, "zconform adapter: -kind %q: use one of %s\n", *kind, goKinds())
 		return 2
+	}
+	if *kind == "dies" {
+		fmt.Fprintln(stderr, "zconform adapter: the dies reference exits at start")
+		return 3
 	}
 	env, clock, err := certify.EnvFromEnvironment()
 	if err != nil {
