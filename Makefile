@@ -36,7 +36,9 @@ deps: ## fetch Go modules and the Node SDK used by the real-client tests
 	@if command -v npm >/dev/null 2>&1; then \
 		npm ci --prefix $(NODESDK) --no-audit --no-fund --loglevel=error && \
 		npm ci --prefix reports/testdata/xsd --no-audit --no-fund --loglevel=error && \
-		npm ci --prefix certify/adapters/nodesdk --no-audit --no-fund --loglevel=error; \
+		npm ci --prefix certify/adapters/nodesdk --no-audit --no-fund --loglevel=error && \
+		npm ci --prefix certify/adapters/tssdk --no-audit --no-fund --loglevel=error && \
+		npm ci --prefix certify/adapters/simpleoauth2 --no-audit --no-fund --loglevel=error; \
 	else \
 		echo "npm not found: the Node SDK test will fail; install Node.js, or set ZCONFORM_SKIP_NODE=1 to skip it"; \
 	fi

@@ -473,7 +473,7 @@ func (h *harness) expectReauthorization(why string) error {
 	for i := 0; i < 3; i++ {
 		r := h.call()
 		if r.OK {
-			return failf("an API call succeeded with a %s refresh token", why)
+			return failf("an API call succeeded with the %s refresh token", why)
 		}
 		asked = asked && r.NeedsAuthorization
 	}
@@ -485,7 +485,7 @@ func (h *harness) expectReauthorization(why string) error {
 	case len(refreshes) > 3:
 		return failf("it sent the %s refresh token %d times for 3 calls: a retry storm (invalid_code is final)", why, len(refreshes))
 	case !asked:
-		return failf("it did not ask for re-authorization after invalid_code on a %s refresh token", why)
+		return failf("it did not ask for re-authorization after invalid_code on the %s refresh token", why)
 	}
 	return nil
 }

@@ -60,6 +60,10 @@ type repoAdapter struct {
 var repoAdapters = map[string]repoAdapter{
 	"node-sdk": {dir: nodeSDKAdapter, name: "@zohocrm/nodejs-sdk-8.0", version: "2.0.0", args: []string{"node", "adapter.js"},
 		install: "make deps (or npm ci --prefix certify/adapters/nodesdk)", check: hasNodeModules},
+	"ts-sdk": {dir: "certify/adapters/tssdk", name: "@zohocrm/typescript-sdk-8.0", version: "3.0.0", args: []string{"node", "adapter.js"},
+		install: "make deps (or npm ci --prefix certify/adapters/tssdk)", check: hasNodeModules},
+	"simple-oauth2": {dir: "certify/adapters/simpleoauth2", name: "simple-oauth2", version: "5.1.0", args: []string{"node", "adapter.js"},
+		install: "make deps (or npm ci --prefix certify/adapters/simpleoauth2)", check: hasNodeModules},
 }
 
 func hasNodeModules(dir string) error {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zconform/zconform/certify"
 	"github.com/zconform/zconform/reports"
 )
 
@@ -21,7 +22,7 @@ func TestCertifyReferences(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Run.Certificate == nil || r.Run.Certificate.Integration != "zconform careful reference integration" || r.Totals.Failed != 0 || r.Totals.Passed < 9 {
+	if r.Run.Certificate == nil || r.Run.Certificate.Integration != "zconform careful reference integration" || r.Totals.Failed != 0 || r.Totals.Passed != len(certify.Scenarios()) {
 		t.Fatalf("careful certificate: %+v %+v", r.Run, r.Totals)
 	}
 	for _, f := range []string{"junit.xml", "results.json", "summary.md", "summary.html"} {
@@ -42,8 +43,17 @@ func TestCertifyReferences(t *testing.T) {
 		}
 	}
 	summary, _ := os.ReadFile(filepath.Join(out, "summary.md"))
-	if !strings.Contains(string(summary), "wire: POST") {
-		t.Error("the certificate shows no evidence from the wire")
+	for _, w := range []string{"wire: POST", "| Scenario set | v2 (14 scenarios, digest ", "| Judged by | zconform ", "| Fake | profile kaizen4, virtual clock"} {
+		if !strings.Contains(string(summary), w) {
+			t.Errorf("the certificate lacks %q", w)
+		}
+	}
+	if r, err := reports.ReadResults(filepath.Join(out, "results.json")); err != nil || r.Duration.D() <= 0 {
+		t.Errorf("the certificate's duration is %v (%v)", r.Duration, err)
+	}
+	// one progress line per scenario as it ends
+	if n := strings.Count(stderr.String(), "\n  "); n != len(certify.Scenarios()) {
+		t.Errorf("%d progress lines, want %d:\n%s", n, len(certify.Scenarios()), stderr.String())
 	}
 }
 
@@ -55,12 +65,41 @@ func TestCertifyOverTheProtocol(t *testing.T) {
 		t.Skip("builds zconform")
 	}
 	bin := buildZconform(t)
-	for kind, want := range map[string]int{"careful": 0, "careless": 1} {
-		var stdout, stderr syncBuffer
-		code := run([]string{"certify", "-adapter", "cmd", "-cmd", bin + " adapter -kind " + kind, "-name", kind + " over the protocol", "-out", t.TempDir()}, &stdout, &stderr)
-		if code != want {
-			t.Errorf("%s over the protocol: exit %d, want %d\n%s%s", kind, code, want, stdout.String(), stderr.String())
-		}
+	for kind, want := range map[string]int{"careful": 0, "careless": 1, "dies": 1, "complainer": 1, "liar": 1, "deaf": 1} {
+		t.Run(kind, func(t *testing.T) {
+			var stdout, stderr syncBuffer
+			out := t.TempDir()
+			code := run([]string{"certify", "-adapter", "cmd", "-cmd", bin + " adapter -kind " + kind, "-name", kind + " over the protocol", "-out", out}, &stdout, &stderr)
+			if code != want {
+				t.Errorf("%s over the protocol: exit %d, want %d\n%s%s", kind, code, want, stdout.String(), stderr.String())
+			}
+			if kind == "careful" || kind == "careless" {
+				return
+			}
+			// an adversarial reference fails every scenario at its control
+			r, err := reports.ReadResults(filepath.Join(out, "results.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range r.Cases {
+				if c.Outcome != reports.Failed || !strings.HasPrefix(c.Reason, "the integration never worked: ") {
+					t.Errorf("%s %s: %s (%s)", kind, c.ID, c.Outcome, c.Reason)
+				}
+			}
+		})
+	}
+}
+
+// A new user's mistake: an adapter that dies at start. Every scenario
+// fails (none passes, none is n/a), saying why, and the certificate is
+// written.
+func TestCertifyAnAdapterThatDies(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr syncBuffer
+	code := run([]string{"certify", "-adapter", "cmd", "-cmd", "sh -c exit", "-out", out}, &stdout, &stderr)
+	r, err := reports.ReadResults(filepath.Join(out, "results.json"))
+	if code != 1 || err != nil || r.Totals.Failed != len(certify.Scenarios()) {
+		t.Fatalf("exit %d, %v, %+v\n%s", code, err, r.Totals, stdout.String())
 	}
 }
 
@@ -72,7 +111,10 @@ func TestCertifyRefusesBadFlags(t *testing.T) {
 		{[]string{"certify", "-adapter", "go:sloppy"}, `-adapter "go:sloppy"`},
 		{[]string{"certify", "-adapter", "cmd"}, "needs -cmd"},
 		{[]string{"certify", "-adapter", "go:careful", "-profile", "x"}, `unknown profile "x"`},
-		{[]string{"certify", "-adapter", "go:careful", "-only", "NOPE", "-out", "/tmp/zc-nope"}, "no scenario selected"},
+		{[]string{"certify", "-adapter", "go:careful", "-only", "NOPE", "-out", "/tmp/zc-nope"}, `no scenario "NOPE"`},
+		{[]string{"certify", "-adapter", "go:careful", "-timeout", "0s"}, "-timeout must be positive"},
+		{[]string{"certify", "-adapter", "go:careful", "extra"}, "unexpected argument"},
+		{[]string{"certify", "-adapter", "node-sdk-9"}, "use one of go:"},
 	} {
 		var stdout, stderr syncBuffer
 		if code := run(c.args, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), c.want) {
@@ -81,42 +123,74 @@ func TestCertifyRefusesBadFlags(t *testing.T) {
 	}
 }
 
-// The official Zoho CRM Node SDK, certified through its reference adapter:
-// its findings are facts about the SDK, written down so a change is noticed.
-func TestCertifyNodeSDK(t *testing.T) {
-	if os.Getenv("ZCONFORM_SKIP_NODE") != "" {
-		t.Skip("ZCONFORM_SKIP_NODE is set")
+// The reference adapters of real integrations, certified: their findings
+// are facts about the libraries, pinned here (every scenario) so that a
+// change in them is noticed. Each adapter's README says what each finding
+// rests on.
+func TestCertifyReferenceAdapters(t *testing.T) {
+	if testing.Short() {
+		t.Skip("certifies real libraries as processes")
 	}
-	root, err := moduleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, nodeSDKAdapter, "node_modules")); err != nil {
-		t.Fatalf("the Node SDK adapter is not installed: run make deps (or npm ci --prefix %s); set ZCONFORM_SKIP_NODE=1 to skip", nodeSDKAdapter)
-	}
-	out := t.TempDir()
-	var stdout, stderr syncBuffer
-	run([]string{"certify", "-adapter", "node-sdk", "-out", out}, &stdout, &stderr)
-	r, err := reports.ReadResults(filepath.Join(out, "results.json"))
-	if err != nil {
-		t.Fatalf("%v\n%s%s", err, stdout.String(), stderr.String())
-	}
-	got := map[string]string{}
-	for _, c := range r.Cases {
-		got[c.ID] = string(c.Outcome)
-		t.Logf("%-28s %-7s %s", c.ID, c.Outcome, c.Reason)
-	}
-	// The SDK posts the code to the token URL it was set up with, whatever
-	// the redirect's accounts-server says.
-	if got["EXCHANGE-AT-ACCOUNTS-SERVER"] != string(reports.Failed) {
-		t.Errorf("EXCHANGE-AT-ACCOUNTS-SERVER: %s; the SDK was known to ignore accounts-server", got["EXCHANGE-AT-ACCOUNTS-SERVER"])
-	}
-	// On an answer cut mid-body, the SDK's HTTP library (got) throws an
-	// uncaught TypeError and the process dies.
-	if got["SURVIVES-NETWORK-FAULTS"] != string(reports.Failed) {
-		t.Errorf("SURVIVES-NETWORK-FAULTS: %s; the SDK was known to crash on a connection closed mid-body", got["SURVIVES-NETWORK-FAULTS"])
-	}
-	if len(r.Cases) != 9 {
-		t.Errorf("%d scenarios, want 9", len(r.Cases))
+	const pass, fail, na = "passed", "failed", "skipped"
+	for _, c := range []struct {
+		adapter string
+		node    bool
+		want    map[string]string
+	}{
+		{"node-sdk", true, map[string]string{
+			// it exchanges at the token URL it was set up with, whatever
+			// the redirect's accounts-server says
+			"EXCHANGE-AT-ACCOUNTS-SERVER": fail, "REFRESH-AT-USER-DC": fail,
+			// a 401 INVALID_TOKEN is returned as is: no refresh, no retry
+			"TOKEN-DIES-EARLY": fail,
+			// on an answer cut mid-body its HTTP library throws an uncaught
+			// TypeError and the process dies
+			"SURVIVES-NETWORK-FAULTS": fail,
+			// the adapter cannot start authorizations nor take calls at once
+			"GRANT-RATE-LIMITED": na, "ONE-REFRESH-FOR-PARALLEL-CALLS": na,
+		}},
+		{"ts-sdk", true, map[string]string{
+			"EXCHANGE-AT-ACCOUNTS-SERVER": fail, "REFRESH-AT-USER-DC": fail, "TOKEN-DIES-EARLY": fail,
+			// every one of concurrent calls refreshes on its own
+			"ONE-REFRESH-FOR-PARALLEL-CALLS": fail,
+			// the SDK only takes grant tokens: no authorization URL
+			"GRANT-RATE-LIMITED": na,
+		}},
+		{"simple-oauth2", true, map[string]string{
+			"EXCHANGE-AT-ACCOUNTS-SERVER": fail, "REFRESH-AT-USER-DC": fail, "TOKEN-DIES-EARLY": fail,
+			// an HTTP 200 {"error":...} becomes a token
+			"ERROR-WITH-HTTP-200": fail, "DEAD-GRANT-NOT-RETRIED": fail,
+			"REVOKED-REFRESH-STOPS": fail, "EVICTED-REFRESH-STOPS": fail,
+			// expires_in taken as is; no recovery on a 401
+			"MILLISECOND-EXPIRY":             fail,
+			"ONE-REFRESH-FOR-PARALLEL-CALLS": fail,
+			// 5.1.0 loses the refresh token after the first refresh
+			"SURVIVES-NETWORK-FAULTS": fail,
+		}},
+	} {
+		t.Run(c.adapter, func(t *testing.T) {
+			if c.node && os.Getenv("ZCONFORM_SKIP_NODE") != "" {
+				t.Skip("ZCONFORM_SKIP_NODE is set")
+			}
+			out := t.TempDir()
+			var stdout, stderr syncBuffer
+			run([]string{"certify", "-adapter", c.adapter, "-out", out}, &stdout, &stderr)
+			r, err := reports.ReadResults(filepath.Join(out, "results.json"))
+			if err != nil {
+				t.Fatalf("%v\n%s%s", err, stdout.String(), stderr.String())
+			}
+			if len(r.Cases) != len(certify.Scenarios()) {
+				t.Fatalf("%d scenarios, want %d\n%s", len(r.Cases), len(certify.Scenarios()), stderr.String())
+			}
+			for _, cr := range r.Cases {
+				want := c.want[cr.ID]
+				if want == "" {
+					want = pass
+				}
+				if string(cr.Outcome) != want {
+					t.Errorf("%s %s: %s (%s), pinned %s: the library's behaviour (or the adapter) changed", c.adapter, cr.ID, cr.Outcome, cr.Reason, want)
+				}
+			}
+		})
 	}
 }

@@ -71,6 +71,7 @@ ZOHO_ACCOUNTS_HOSTS = {
 }
 EARLY = 30  # seconds: refresh this long before the access token expires
 BACKOFF = 60  # seconds without token requests after a throttle or a 5xx
+TIMEOUT = 10  # seconds for one HTTP request: a server that never answers must not block the app
 
 
 # ---- never print a secret ----------------------------------------------------
@@ -122,7 +123,7 @@ def http(method, url, form=None, headers=None):
     data = urllib.parse.urlencode(form).encode() if form else None
     request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as e:  # 4xx and 5xx are answers, not failures
         with e:
@@ -172,10 +173,10 @@ class Zoho:
         at the Accounts server the redirect names (the user's data centre)."""
         if query.get("error"):
             raise Failed("authorization refused: " + query["error"], needs_authorization=True)
-        # Once the app has started authorizations, a redirect must carry one of
-        # their states. (The certifier may also start one itself: then there is none.)
         if not query.get("code"):
             raise Failed("the redirect carries no code", needs_authorization=True)
+        # Once the app has started authorizations, a redirect must carry one of
+        # their states. (The certifier may start one itself: then there is none.)
         if self.states:
             if query.get("state") not in self.states:
                 raise Failed("the redirect's state is not one this app sent", needs_authorization=True)
@@ -209,7 +210,8 @@ class Zoho:
 
     def keep(self, answer):
         self.access_token = answer["access_token"]
-        self.expires_at = now() + float(answer.get("expires_in", 3600))
+        # Some older Zoho answers give expires_in in milliseconds, with expires_in_sec beside it.
+        self.expires_at = now() + float(answer.get("expires_in_sec") or answer.get("expires_in") or 3600)
         self.api_domain = (answer.get("api_domain") or self.api_domain or "").rstrip("/")
 
     def token(self):
@@ -316,7 +318,7 @@ def handle(zoho, msg):
         return {"ok": True}
     if op == "stop":
         return {"ok": True}
-    return {"ok": False, "unsupported": f"unknown op {op!r}"}
+    return {"ok": False, "unsupported": f"unknown op {op!r}: this adapter knows authorize, redirect, call, calls, time, stop"}
 
 
 def answer(obj):
@@ -336,7 +338,11 @@ def main():
         except ValueError as e:
             answer({"ok": False, "error": f"bad message: {e}"})
             continue
-        answer(handle(zoho, msg))
+        try:
+            reply = handle(zoho, msg)
+        except Exception as e:  # a bug: say so rather than die
+            reply = {"ok": False, "error": f"adapter error: {e!r}"}
+        answer(reply)
         if msg.get("op") == "stop":
             return
 
