@@ -50,7 +50,9 @@ type Complainer struct{}
 var complaint = certify.Report{Error: "something went wrong", NeedsAuthorization: true}
 
 // Name names it on the certificate.
-func (Complainer) Name() string { return "zconform adversarial reference: answers every message with an error" }
+func (Complainer) Name() string {
+	return "zconform adversarial reference: answers every message with an error"
+}
 
 // Version is its version.
 func (Complainer) Version() string { return "1" }
@@ -118,7 +120,9 @@ type Deaf struct {
 }
 
 // Name names it on the certificate.
-func (*Deaf) Name() string { return "zconform adversarial reference: sends the right requests, ignores every answer" }
+func (*Deaf) Name() string {
+	return "zconform adversarial reference: sends the right requests, ignores every answer"
+}
 
 // Version is its version.
 func (*Deaf) Version() string { return "1" }
