@@ -23,7 +23,7 @@ help: ## list the targets
 conformance: ## the main job: the whole catalogue against the bundled fake; reports in out/ (PROFILE=, LABELS=, OUT=)
 	$(GO) run ./cmd/zconform run $(if $(PROFILE),-profile $(PROFILE)) $(if $(LABELS),-label-filter '$(LABELS)') $(if $(OUT),-out $(OUT))
 
-certify: ## certify an integration against the fake (ADAPTER=go:careful|go:careless|go:oauth2|node-sdk|cmd CMD=…)
+certify: ## certify an integration against the fake (ADAPTER=go:careful|go:oauth2|node-sdk|ts-sdk|simple-oauth2|python-requests-oauthlib|python-stdlib|cmd CMD=…)
 	$(GO) run ./cmd/zconform certify -adapter $(or $(ADAPTER),go:careful) $(if $(CMD),-cmd '$(CMD)')
 
 catalogue: ## list the catalogue's cases
@@ -31,8 +31,16 @@ catalogue: ## list the catalogue's cases
 
 test: deps fmt-check vet unit ginkgo ## the project's tests: gofmt, go vet, go test -race, Ginkgo suites in parallel
 
-deps: ## fetch Go modules and the Node SDK used by the real-client tests
+deps: ## fetch Go modules, the npm packages of the Node checks and adapters, and Debian's python3-requests-oauthlib
 	$(GO) mod download
+	@if ! /usr/bin/python3 -c 'import requests_oauthlib' >/dev/null 2>&1; then \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			echo "installing Debian's python3-requests-oauthlib (for the requests-oauthlib adapter)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-requests-oauthlib >/dev/null; \
+		else \
+			echo "python3-requests-oauthlib is missing and apt-get cannot run here: its adapter's test will skip (install it with apt-get as root)"; \
+		fi; \
+	fi
 	@if command -v npm >/dev/null 2>&1; then \
 		npm ci --prefix $(NODESDK) --no-audit --no-fund --loglevel=error && \
 		npm ci --prefix reports/testdata/xsd --no-audit --no-fund --loglevel=error && \

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"sort"
@@ -64,6 +65,25 @@ var repoAdapters = map[string]repoAdapter{
 		install: "make deps (or npm ci --prefix certify/adapters/tssdk)", check: hasNodeModules},
 	"simple-oauth2": {dir: "certify/adapters/simpleoauth2", name: "simple-oauth2", version: "5.1.0", args: []string{"node", "adapter.js"},
 		install: "make deps (or npm ci --prefix certify/adapters/simpleoauth2)", check: hasNodeModules},
+	// Debian's package installs for /usr/bin/python3, whatever python3 is
+	// first on PATH
+	"python-requests-oauthlib": {dir: "certify/adapters/python", name: "requests-oauthlib", version: "1.3.0+ds-1 (Debian 12)",
+		args:    []string{"/usr/bin/python3", "requests_oauthlib_adapter.py"},
+		install: "make deps as root (or apt-get install python3-requests-oauthlib)", check: hasRequestsOAuthlib},
+	"python-stdlib": {dir: "certify/adapters/python", name: "zconform stdlib example adapter", version: "1",
+		args: []string{"python3", "stdlib_adapter.py"}, install: "Python 3", check: hasPython},
+}
+
+func hasRequestsOAuthlib(string) error {
+	if out, err := exec.Command("/usr/bin/python3", "-c", "import requests_oauthlib").CombinedOutput(); err != nil {
+		return fmt.Errorf("/usr/bin/python3 cannot import requests_oauthlib: %s", strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func hasPython(string) error {
+	_, err := exec.LookPath("python3")
+	return err
 }
 
 func hasNodeModules(dir string) error {

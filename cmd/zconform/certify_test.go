@@ -146,8 +146,10 @@ func TestCertifyReferenceAdapters(t *testing.T) {
 			// on an answer cut mid-body its HTTP library throws an uncaught
 			// TypeError and the process dies
 			"SURVIVES-NETWORK-FAULTS": fail,
-			// the adapter cannot start authorizations nor take calls at once
-			"GRANT-RATE-LIMITED": na, "ONE-REFRESH-FOR-PARALLEL-CALLS": na,
+			// every one of concurrent calls refreshes on its own
+			"ONE-REFRESH-FOR-PARALLEL-CALLS": fail,
+			// the SDK only takes grant tokens: no authorization URL
+			"GRANT-RATE-LIMITED": na,
 		}},
 		{"ts-sdk", true, map[string]string{
 			"EXCHANGE-AT-ACCOUNTS-SERVER": fail, "REFRESH-AT-USER-DC": fail, "TOKEN-DIES-EARLY": fail,
@@ -167,10 +169,25 @@ func TestCertifyReferenceAdapters(t *testing.T) {
 			// 5.1.0 loses the refresh token after the first refresh
 			"SURVIVES-NETWORK-FAULTS": fail,
 		}},
+		{"python-requests-oauthlib", false, map[string]string{
+			// a fixed token URL: the EU user's grant goes to the US server
+			"EXCHANGE-AT-ACCOUNTS-SERVER": fail, "REFRESH-AT-USER-DC": fail,
+			// a 401 is returned as is; expires_in taken as seconds
+			"TOKEN-DIES-EARLY": fail, "MILLISECOND-EXPIRY": fail,
+			// each of concurrent calls refreshes on its own
+			"ONE-REFRESH-FOR-PARALLEL-CALLS": fail,
+		}},
+		// the documented example adapter, standard library only
+		{"python-stdlib", false, map[string]string{}},
 	} {
 		t.Run(c.adapter, func(t *testing.T) {
 			if c.node && os.Getenv("ZCONFORM_SKIP_NODE") != "" {
 				t.Skip("ZCONFORM_SKIP_NODE is set")
+			}
+			if ra := repoAdapters[c.adapter]; ra.check != nil && !c.node {
+				if err := ra.check(""); err != nil {
+					t.Skipf("%v: run %s", err, ra.install)
+				}
 			}
 			out := t.TempDir()
 			var stdout, stderr syncBuffer

@@ -341,6 +341,22 @@ function stop() {
   }
 }
 
+// calls: the SDK's operations are plain promises on one process-wide
+// Initializer, so n concurrent calls are n getUsers() promises in flight at
+// once, as an app serving n requests would have them.
+async function calls(msg) {
+  const n = Number.isInteger(msg.n) && msg.n > 0 ? msg.n : 1;
+  const results = await Promise.all(Array.from({ length: n }, () => call()));
+  const bad = results.filter((r) => !r.ok);
+  process.stderr.write(`adapter: ${n} concurrent calls: ${n - bad.length} ok, ${bad.length} failed\n`);
+  return bad.length === 0 ? { ok: true } : bad[0];
+}
+
+// authorize: the SDK has no authorization step: it takes a grant token the
+// app got somehow; nothing in it builds an /oauth/v2/auth URL or a state.
+const AUTHORIZE_UNSUPPORTED =
+  "@zohocrm/nodejs-sdk-8.0 2.0.0 cannot build an authorization URL: it only takes a grant token the app already has";
+
 // ---- the loop ----------------------------------------------------------------
 
 const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity, terminal: false });
@@ -365,6 +381,12 @@ for await (const line of rl) {
       case "call":
         result = await call();
         break;
+      case "calls":
+        result = await calls(msg);
+        break;
+      case "authorize":
+        result = { ok: false, unsupported: AUTHORIZE_UNSUPPORTED };
+        break;
       case "time":
         result = time(msg);
         break;
@@ -378,7 +400,7 @@ for await (const line of rl) {
           ok: false,
           error: `unknown op ${JSON.stringify(msg.op)}`,
           needs_authorization: false,
-          unsupported: "the adapter knows redirect, call, time and stop",
+          unsupported: "the adapter knows redirect, call, calls, authorize, time and stop",
         };
     }
   } catch (err) {
