@@ -66,6 +66,28 @@ type Process struct {
 	lines  chan string
 	stderr *capped
 	mu     sync.Mutex
+	// exited is closed once the process has exited and its stderr is
+	// all in (cmd.Wait returned, with waitErr).
+	exited   chan struct{}
+	waitOnce sync.Once
+	waitErr  error
+}
+
+// wait waits for the process to exit (and its stderr to be copied), at
+// most d; it may be called more than once.
+func (p *Process) wait(d time.Duration) bool {
+	p.waitOnce.Do(func() {
+		go func() {
+			p.waitErr = p.cmd.Wait()
+			close(p.exited)
+		}()
+	})
+	select {
+	case <-p.exited:
+		return true
+	case <-time.After(d):
+		return false
+	}
 }
 
 // Command describes a process integration.
@@ -150,7 +172,7 @@ func (p *Process) Start(ctx context.Context, env Env) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", p.command[0], err)
 	}
-	p.cmd, p.stdin, p.lines = cmd, stdin, make(chan string, 1)
+	p.cmd, p.stdin, p.lines, p.exited = cmd, stdin, make(chan string, 1), make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -168,6 +190,7 @@ func (p *Process) send(ctx context.Context, msg map[string]any) Report {
 	defer p.mu.Unlock()
 	data, _ := json.Marshal(msg)
 	if _, err := p.stdin.Write(append(data, '\n')); err != nil {
+		p.wait(time.Second)
 		return Report{Error: fmt.Sprintf("the adapter exited or stopped reading (%v); its stderr: %s", err, p.stderrTail())}
 	}
 	timer := time.NewTimer(p.timeout)
@@ -175,6 +198,7 @@ func (p *Process) send(ctx context.Context, msg map[string]any) Report {
 	select {
 	case line, ok := <-p.lines:
 		if !ok {
+			p.wait(time.Second) // its last words on stderr
 			return Report{Error: "the adapter exited; its stderr: " + p.stderrTail()}
 		}
 		var r Report
@@ -228,17 +252,13 @@ func (p *Process) Close() error {
 	defer cancel()
 	p.send(ctx, map[string]any{"op": "stop"})
 	_ = p.stdin.Close()
-	done := make(chan error, 1)
-	go func() { done <- p.cmd.Wait() }()
-	select {
-	case err := <-done:
+	if p.wait(5 * time.Second) {
 		killGroup(p.cmd) // what it started and left behind
-		return err
-	case <-time.After(5 * time.Second):
-		killGroup(p.cmd)
-		<-done
-		return errors.New("the adapter did not stop: killed")
+		return p.waitErr
 	}
+	killGroup(p.cmd)
+	p.wait(5 * time.Second)
+	return errors.New("the adapter did not stop: killed")
 }
 
 // stderrTail is the last lines the process printed on stderr, redacted,

@@ -365,6 +365,12 @@ var fxKindCases = []fxKindCase{
 			Expect(errors.Is(r.readErr, io.ErrUnexpectedEOF)).To(BeTrue(), "%v", r.readErr)
 			Expect(string(r.body)).To(Equal(string(normal[:len(normal)/2])))
 		}},
+	{name: "millisecond-expiry: an answer without expires_in (the API's) passes unchanged", kind: fakeserver.FaultMillisecondExpiry,
+		fault: fakeserver.Fault{Kind: fakeserver.FaultMillisecondExpiry},
+		expect: func(f *fxFake, r fxResult, normal []byte) {
+			fxExpectOK(r)
+			Expect(string(r.body)).To(Equal(string(normal)))
+		}},
 }
 
 var _ = Describe("Faults on the wire", func() {
@@ -377,7 +383,7 @@ var _ = Describe("Faults on the wire", func() {
 			Expect(c.fault.Kind).To(Equal(c.kind))
 		}
 		Expect(kinds).To(ConsistOf(fakeserver.FaultKinds))
-		Expect(fakeserver.FaultKinds).To(HaveLen(10))
+		Expect(fakeserver.FaultKinds).To(HaveLen(11))
 	})
 
 	for _, w := range fxWires {
@@ -422,6 +428,22 @@ var _ = Describe("Faults on the wire", func() {
 					Expect(f.fault(id).Matched).To(Equal(1), "a done fault matches nothing more")
 				})
 			}
+
+			It("millisecond-expiry: a token answer in the older shape, the same tokens", func() {
+				_, rt := f.tokens(zoho.US, web)
+				id := f.inject(fakeserver.Fault{Kind: fakeserver.FaultMillisecondExpiry, Endpoint: fakeserver.EndpointToken})
+				r := f.refresh(zoho.US, web, rt)
+				fxExpectOK(r)
+				m := r.json()
+				Expect(m).To(HaveKeyWithValue("expires_in", 3600000.0))
+				Expect(m).To(HaveKeyWithValue("expires_in_sec", 3600.0))
+				Expect(m).To(HaveKey("access_token"))
+				Expect(m).To(HaveLen(5), "access_token, api_domain, token_type, expires_in, expires_in_sec")
+				Expect(r.length).To(BeEquivalentTo(len(r.body)))
+				Expect(f.fault(id).Fired).To(Equal(1))
+				// the token is a real one
+				fxExpectOK(f.users(zoho.US, m["access_token"].(string)))
+			})
 
 			It("hang: the client's timeout is the error, and the fake's Close does not wait for the hung request", func() {
 				id := f.inject(fakeserver.Fault{Kind: fakeserver.FaultHang, Endpoint: fakeserver.EndpointAPI})
