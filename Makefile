@@ -4,6 +4,10 @@
 
 GO       ?= go
 GINKGO   := $(GO) tool ginkgo
+# the commit the run was built from, for reports and certificates (go run
+# and -buildvcs=false stamp none)
+COMMIT   := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git status --porcelain 2>/dev/null | grep -q . && echo -dirty)
+LDFLAGS  := $(if $(COMMIT),-ldflags '-X github.com/zconform/zconform/internal/version.commit=$(COMMIT)')
 NODESDK  := fakeserver/testdata/nodesdk
 ADDR     ?= 127.0.0.1:8080
 FUZZTIME ?= 10s
@@ -21,10 +25,10 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 conformance: ## the main job: the whole catalogue against the bundled fake; reports in out/ (PROFILE=, LABELS=, OUT=)
-	$(GO) run ./cmd/zconform run $(if $(PROFILE),-profile $(PROFILE)) $(if $(LABELS),-label-filter '$(LABELS)') $(if $(OUT),-out $(OUT))
+	$(GO) run $(LDFLAGS) ./cmd/zconform run $(if $(PROFILE),-profile $(PROFILE)) $(if $(LABELS),-label-filter '$(LABELS)') $(if $(OUT),-out $(OUT))
 
 certify: ## certify an integration against the fake (ADAPTER=go:careful|go:oauth2|node-sdk|ts-sdk|simple-oauth2|python-requests-oauthlib|python-stdlib|cmd CMD=…)
-	$(GO) run ./cmd/zconform certify -adapter $(or $(ADAPTER),go:careful) $(if $(CMD),-cmd '$(CMD)')
+	$(GO) run $(LDFLAGS) ./cmd/zconform certify -adapter $(or $(ADAPTER),go:careful) $(if $(CMD),-cmd '$(CMD)')
 
 catalogue: ## list the catalogue's cases
 	$(GO) run ./cmd/zconform catalogue

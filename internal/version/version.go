@@ -20,8 +20,25 @@ type Info struct {
 	Go string `json:"go"`
 }
 
+// version and commit, when set at link time (-ldflags "-X
+// github.com/zconform/zconform/internal/version.commit=…"), win over the
+// build information: builds with -buildvcs=false, and go run, stamp none.
+var version, commit string
+
 // Get reads the running binary's build information.
 func Get() Info {
+	info := fromBuildInfo()
+	if version != "" {
+		info.Version = version
+	}
+	if commit != "" {
+		info.Commit = commit
+	}
+	return info
+}
+
+// fromBuildInfo is Get without the link-time values.
+func fromBuildInfo() Info {
 	info := Info{Version: "(devel)", Commit: "unknown", Go: "unknown"}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {

@@ -14,3 +14,12 @@ func TestGet(t *testing.T) {
 		t.Errorf("String() = %q", s)
 	}
 }
+
+// Link-time values win over the build information.
+func TestLinkTimeValues(t *testing.T) {
+	defer func(v, c string) { version, commit = v, c }(version, commit)
+	version, commit = "v1.2.3", "abcdef123456-dirty"
+	if i := Get(); i.Version != "v1.2.3" || i.Commit != "abcdef123456-dirty" {
+		t.Fatalf("Get() = %+v", i)
+	}
+}
