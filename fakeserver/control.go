@@ -2,7 +2,7 @@ package fakeserver
 
 import (
 	"bytes"
-	"crypto/subtle"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/zconform/zconform/fixtures/zoho"
@@ -26,60 +26,80 @@ type controlError struct {
 	Seed  string `json:"seed,omitempty"`
 }
 
-func (s *Server) controlRoutes() http.Handler {
+// controlMux is the control API's router, one for every server (and every
+// tenant of a shared fake): its handlers find their server in the request's
+// context.
+var (
+	controlMuxOnce sync.Once
+	controlMuxV    *http.ServeMux
+)
+
+func controlMux() *http.ServeMux {
+	controlMuxOnce.Do(func() { controlMuxV = buildControlMux() })
+	return controlMuxV
+}
+
+type serverKey struct{}
+
+// serverOf is the server a control request is for.
+func serverOf(r *http.Request) *Server { return r.Context().Value(serverKey{}).(*Server) }
+
+func buildControlMux() *http.ServeMux {
 	mux := http.NewServeMux()
-	h := func(pattern string, f func(r *http.Request) (int, any)) {
+	h := func(pattern string, f func(s *Server, r *http.Request) (int, any)) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			status, body := f(r)
+			status, body := f(serverOf(r), r)
 			writeJSON(w, status, body)
 		})
 	}
 	p := controlPrefix
-	h("GET "+p, s.ctlIndex)
-	h("GET "+p+"/{$}", s.ctlIndex)
-	h("POST "+p+"/users", s.ctlAddUser)
-	h("GET "+p+"/users", func(*http.Request) (int, any) { return 200, s.Users() })
-	h("GET "+p+"/users/{email}/tokens", s.ctlTokens)
-	h("POST "+p+"/clients", s.ctlRegister)
-	h("GET "+p+"/clients", func(*http.Request) (int, any) { return 200, s.Clients() })
-	h("GET "+p+"/clients/{id}", func(r *http.Request) (int, any) {
+	h("GET "+p, (*Server).ctlIndex)
+	h("GET "+p+"/{$}", (*Server).ctlIndex)
+	h("POST "+p+"/users", (*Server).ctlAddUser)
+	h("GET "+p+"/users", func(s *Server, _ *http.Request) (int, any) { return 200, s.Users() })
+	h("GET "+p+"/users/{email}/tokens", (*Server).ctlTokens)
+	h("POST "+p+"/clients", (*Server).ctlRegister)
+	h("GET "+p+"/clients", func(s *Server, _ *http.Request) (int, any) { return 200, s.Clients() })
+	h("GET "+p+"/clients/{id}", func(s *Server, r *http.Request) (int, any) {
 		c, err := s.RegisteredClient(r.PathValue("id"))
 		return result(c, err, http.StatusNotFound)
 	})
-	h("POST "+p+"/clients/{id}/multi-dc", s.ctlMultiDC)
-	h("POST "+p+"/clients/{id}/consent", s.ctlConsent)
-	h("POST "+p+"/clients/{id}/self-client-code", s.ctlSelfCode)
-	h("GET "+p+"/refresh-tokens/{token}/access-tokens", func(r *http.Request) (int, any) {
+	h("POST "+p+"/clients/{id}/multi-dc", (*Server).ctlMultiDC)
+	h("POST "+p+"/clients/{id}/consent", (*Server).ctlConsent)
+	h("POST "+p+"/clients/{id}/self-client-code", (*Server).ctlSelfCode)
+	h("GET "+p+"/refresh-tokens/{token}/access-tokens", func(s *Server, r *http.Request) (int, any) {
 		return 200, map[string]any{"access_tokens": nonNil(s.LiveAccessTokens(r.PathValue("token")))}
 	})
-	h("POST "+p+"/revoke", s.ctlRevoke)
-	h("GET "+p+"/clock", s.ctlClock)
-	h("POST "+p+"/clock/advance", s.ctlAdvance)
-	h("POST "+p+"/clock/set", s.ctlSetClock)
-	h("GET "+p+"/breaks", s.ctlBreaks)
-	h("PUT "+p+"/breaks", s.ctlSetBreaks)
-	h("POST "+p+"/breaks/{id}", func(r *http.Request) (int, any) {
+	h("POST "+p+"/revoke", (*Server).ctlRevoke)
+	h("GET "+p+"/clock", (*Server).ctlClock)
+	h("POST "+p+"/clock/advance", (*Server).ctlAdvance)
+	h("POST "+p+"/clock/set", (*Server).ctlSetClock)
+	h("GET "+p+"/breaks", (*Server).ctlBreaks)
+	h("PUT "+p+"/breaks", (*Server).ctlSetBreaks)
+	h("POST "+p+"/breaks/{id}", func(s *Server, r *http.Request) (int, any) {
 		if err := s.Break(zoho.SeedID(r.PathValue("id"))); err != nil {
 			return http.StatusNotFound, controlError{Error: err.Error()}
 		}
 		return s.ctlBreaks(r)
 	})
-	h("DELETE "+p+"/breaks/{id}", func(r *http.Request) (int, any) {
+	h("DELETE "+p+"/breaks/{id}", func(s *Server, r *http.Request) (int, any) {
 		s.Unbreak(zoho.SeedID(r.PathValue("id")))
 		return s.ctlBreaks(r)
 	})
-	h("GET "+p+"/limits", s.ctlLimits)
-	h("PUT "+p+"/limits", s.ctlSetLimits)
-	h("POST "+p+"/scopes", s.ctlAddScopes)
-	h("GET "+p+"/requests", s.ctlRequests)
-	h("POST "+p+"/seed", s.ctlSeed)
-	h("POST "+p+"/faults", s.ctlInjectFault)
-	h("GET "+p+"/faults", func(*http.Request) (int, any) { return http.StatusOK, map[string]any{"faults": faultViews(s.Faults())} })
-	h("DELETE "+p+"/faults", func(*http.Request) (int, any) {
+	h("GET "+p+"/limits", (*Server).ctlLimits)
+	h("PUT "+p+"/limits", (*Server).ctlSetLimits)
+	h("POST "+p+"/scopes", (*Server).ctlAddScopes)
+	h("GET "+p+"/requests", (*Server).ctlRequests)
+	h("POST "+p+"/seed", (*Server).ctlSeed)
+	h("POST "+p+"/faults", (*Server).ctlInjectFault)
+	h("GET "+p+"/faults", func(s *Server, _ *http.Request) (int, any) {
+		return http.StatusOK, map[string]any{"faults": faultViews(s.Faults())}
+	})
+	h("DELETE "+p+"/faults", func(s *Server, _ *http.Request) (int, any) {
 		s.ClearFaults()
 		return http.StatusOK, map[string]any{"faults": []any{}}
 	})
-	h("DELETE "+p+"/faults/{id}", func(r *http.Request) (int, any) {
+	h("DELETE "+p+"/faults/{id}", func(s *Server, r *http.Request) (int, any) {
 		id, err := strconv.Atoi(r.PathValue("id"))
 		if err != nil || !s.RemoveFault(id) {
 			return http.StatusNotFound, controlError{Error: fmt.Sprintf("no fault %q: GET %s/faults lists them", r.PathValue("id"), controlPrefix)}
@@ -91,22 +111,46 @@ func (s *Server) controlRoutes() http.Handler {
 	}
 	mux.HandleFunc(p, unknown)
 	mux.HandleFunc(p+"/", unknown)
+	return mux
+}
+
+// controlRoutes serves the control API for s: callers checked, bodies
+// bounded (HTTP 413 past maxBody, as on the OAuth endpoints).
+func (s *Server) controlRoutes() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if msg, status := s.controlAllowed(r); msg != "" {
 			writeJSON(w, status, controlError{Error: msg})
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-		mux.ServeHTTP(w, r)
+		if !readBody(w, r) {
+			return
+		}
+		controlMux().ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), serverKey{}, s)))
 	})
+}
+
+// readBody reads a control request's body, at most maxBody bytes, and
+// answers HTTP 413 itself past that (it reports whether it did not).
+func readBody(w http.ResponseWriter, r *http.Request) bool {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeJSON(w, http.StatusRequestEntityTooLarge, controlError{Error: fmt.Sprintf("the request body is over %d KiB: the control API takes small JSON bodies", maxBody>>10)})
+		} else {
+			writeJSON(w, http.StatusBadRequest, controlError{Error: "the request body could not be read: " + err.Error()})
+		}
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(data))
+	return true
 }
 
 // controlAllowed answers only loopback callers, unless a control token is
 // configured, in which case every caller must present it.
 func (s *Server) controlAllowed(r *http.Request) (string, int) {
 	if tok := s.opts.controlToken; tok != "" {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
+		if !bearerIs(r, tok) && (s.opts.adminToken == "" || !bearerIs(r, s.opts.adminToken)) {
 			return "the control API needs the configured token: send Authorization: Bearer <token>", http.StatusUnauthorized
 		}
 		return "", 0
@@ -131,6 +175,10 @@ func nonNil[T any](s []T) []T {
 func result(v any, err error, failStatus int) (int, any) {
 	if err != nil {
 		var rerr *RegistrationError
+		var cerr *capError
+		if errors.As(err, &cerr) {
+			return http.StatusTooManyRequests, controlError{Error: cerr.Error()}
+		}
 		if errors.As(err, &rerr) {
 			return http.StatusBadRequest, controlError{Error: rerr.Message, Field: rerr.Field, Seed: string(rerr.Seed)}
 		}
@@ -187,6 +235,9 @@ func (s *Server) ctlAddUser(r *http.Request) (int, any) {
 	if err := decode(r, &spec); err != nil {
 		return bad(err)
 	}
+	if err := s.capCheck("users"); err != nil {
+		return result(nil, err, http.StatusBadRequest)
+	}
 	u, err := s.AddUser(spec)
 	return result(u, err, http.StatusBadRequest)
 }
@@ -200,6 +251,9 @@ func (s *Server) ctlRegister(r *http.Request) (int, any) {
 	var spec ClientSpec
 	if err := decode(r, &spec); err != nil {
 		return bad(err)
+	}
+	if err := s.capCheck("clients"); err != nil {
+		return result(nil, err, http.StatusBadRequest)
 	}
 	c, err := s.RegisterClient(spec)
 	return result(c, err, http.StatusBadRequest)
@@ -385,8 +439,28 @@ func (s *Server) ctlRequests(r *http.Request) (int, any) {
 		}
 		since = n
 	}
-	return http.StatusOK, map[string]any{"requests": nonNil(s.RequestsSince(since))}
+	limit := defaultRequestsPage
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxRequestsPage {
+			return bad(fmt.Errorf("limit=%q: give a number from 1 to %d", v, maxRequestsPage))
+		}
+		limit = n
+	}
+	page, more := s.RequestsPage(since, limit)
+	body := map[string]any{"requests": nonNil(page), "more": more}
+	if more {
+		body["next"] = fmt.Sprintf("%s/requests?since=%d&limit=%d", controlPrefix, page[len(page)-1].Seq, limit)
+	}
+	return http.StatusOK, body
 }
+
+// GET /requests answers in pages: defaultRequestsPage entries unless
+// limit= asks for another number, up to maxRequestsPage.
+const (
+	defaultRequestsPage = 1000
+	maxRequestsPage     = 10000
+)
 
 // ctlSeed applies a seed file sent as the body (YAML or JSON); a broken one
 // changes nothing and the error names the line.
@@ -433,6 +507,9 @@ func (s *Server) ctlInjectFault(r *http.Request) (int, any) {
 	var body faultWire
 	if err := decode(r, &body); err != nil {
 		return bad(err)
+	}
+	if err := s.capCheck("faults"); err != nil {
+		return result(nil, err, http.StatusBadRequest)
 	}
 	f := body.Fault
 	if body.Latency != "" {

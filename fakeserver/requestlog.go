@@ -1,8 +1,10 @@
 package fakeserver
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -12,7 +14,9 @@ import (
 
 // The request log: every request the fake answers, secrets redacted, for
 // tests and people to read (Requests, GET /_zconform/v1/requests, -log).
-// Nothing here changes an answer.
+// Nothing here changes an answer. It is bounded three ways: each entry
+// (values and keys cut to a few hundred bytes, with a marker; at most
+// logMaxParams parameters), the number of entries, and their bytes.
 
 // Request is one entry of the request log, secrets redacted.
 type Request struct {
@@ -29,11 +33,51 @@ type Request struct {
 	Error string `json:"error,omitempty"`
 }
 
+// The bounds of one entry.
+const (
+	logMaxValue  = 256 // bytes of a value or a path
+	logMaxKey    = 64  // bytes of a parameter name
+	logMaxParams = 32  // parameters; the rest are counted under "…"
+)
+
+// DefaultRequestLogBytes bounds the log's bytes unless WithRequestLogBytes
+// says otherwise: the oldest entries go first.
+const DefaultRequestLogBytes = 8 << 20
+
+// cut shortens s to at most n bytes (on a rune boundary), marking what it
+// dropped: "abc…(+912345 bytes)".
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8RuneStart(s[i]) {
+		i--
+	}
+	return fmt.Sprintf("%s…(+%d bytes)", s[:i], len(s)-i)
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// size estimates an entry's memory: its strings and a fixed overhead.
+func (e Request) size() int {
+	n := 160 + len(e.DC) + len(e.Role) + len(e.Method) + len(e.Path) + len(e.Error)
+	for k, v := range e.Params {
+		n += len(k) + len(v) + 48
+	}
+	return n
+}
+
 type requestLog struct {
-	mu      sync.Mutex
-	max     int
-	next    int64
+	mu       sync.Mutex
+	max      int // entries (0: no bound)
+	maxBytes int // bytes (0: no bound)
+	next     int64
+	// entries[start:] are the live entries, oldest first; sizes likewise.
 	entries []Request
+	sizes   []int
+	start   int
+	bytes   int
 }
 
 func (l *requestLog) add(e Request) Request {
@@ -41,54 +85,90 @@ func (l *requestLog) add(e Request) Request {
 	defer l.mu.Unlock()
 	l.next++
 	e.Seq = l.next
-	// Drop the oldest entries only once the slice holds twice the cap:
-	// compacting on every add once full copied the whole log per request.
-	// since shows the last max entries either way.
-	if l.max > 0 && len(l.entries) >= 2*l.max {
-		n := copy(l.entries, l.entries[len(l.entries)-l.max+1:])
+	size := e.size()
+	l.entries = append(l.entries, e)
+	l.sizes = append(l.sizes, size)
+	l.bytes += size
+	for live := len(l.entries) - l.start; live > 1 && ((l.max > 0 && live > l.max) || (l.maxBytes > 0 && l.bytes > l.maxBytes)); live-- {
+		l.bytes -= l.sizes[l.start]
+		l.entries[l.start] = Request{}
+		l.start++
+	}
+	// compact once half the slice is dropped entries: each entry is moved
+	// at most once per doubling, not once per request
+	if l.start > 64 && l.start*2 > len(l.entries) {
+		n := copy(l.entries, l.entries[l.start:])
 		clear(l.entries[n:])
 		l.entries = l.entries[:n]
+		copy(l.sizes, l.sizes[l.start:])
+		l.sizes = l.sizes[:n]
+		l.start = 0
 	}
-	l.entries = append(l.entries, e)
 	return e
 }
 
-func (l *requestLog) since(seq int64) []Request {
+// page returns up to limit entries after sequence number seq (limit <= 0:
+// all), and whether more follow.
+func (l *requestLog) page(seq int64, limit int) ([]Request, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	entries := l.entries
-	if l.max > 0 && len(entries) > l.max {
-		entries = entries[len(entries)-l.max:]
+	live := l.entries[l.start:]
+	i, _ := slices.BinarySearchFunc(live, seq+1, func(e Request, s int64) int { return int(e.Seq - s) })
+	out := live[i:]
+	more := false
+	if limit > 0 && len(out) > limit {
+		out, more = out[:limit], true
 	}
-	i, _ := slices.BinarySearchFunc(entries, seq+1, func(e Request, s int64) int { return int(e.Seq - s) })
-	return slices.Clone(entries[i:])
+	return slices.Clone(out), more
 }
 
-// Requests returns the logged requests, oldest first (the last 10000 by
-// default), secrets redacted.
-func (s *Server) Requests() []Request { return s.log.since(0) }
+// Requests returns the logged requests, oldest first (the last 10000, and
+// at most DefaultRequestLogBytes, by default), secrets redacted.
+func (s *Server) Requests() []Request { r, _ := s.log.page(0, 0); return r }
 
 // RequestsSince returns the logged requests after sequence number seq.
-func (s *Server) RequestsSince(seq int64) []Request { return s.log.since(seq) }
+func (s *Server) RequestsSince(seq int64) []Request { r, _ := s.log.page(seq, 0); return r }
 
-// record logs the exchange, secrets redacted.
+// RequestsPage returns up to limit logged requests after sequence number
+// seq, and whether more follow (ask again with the last one's Seq).
+func (s *Server) RequestsPage(seq int64, limit int) ([]Request, bool) { return s.log.page(seq, limit) }
+
+// redact hides in s every code, token and client secret (by their forms)
+// and every secret the server was configured with (by value).
+func (s *Server) redact(v string) string {
+	if s.secrets != nil {
+		v = s.secrets.Replace(v)
+	}
+	return zoho.Redact(v)
+}
+
+// record logs the exchange, secrets redacted, each value cut to its bound.
 func (s *Server) record(x *exchange) {
+	keys := make([]string, 0, len(x.params))
+	for k := range x.params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
 	params := map[string]string{}
-	for k, vs := range x.params {
-		v := strings.Join(vs, ",")
+	for i, k := range keys {
+		if i == logMaxParams {
+			params["…"] = fmt.Sprintf("%d more parameters", len(keys)-i)
+			break
+		}
+		v := strings.Join(x.params[k], ",")
 		if zoho.SecretParams[k] {
 			v = zoho.RedactValue(v)
 		} else {
-			v = zoho.Redact(v)
+			v = s.redact(v)
 		}
-		params[zoho.Redact(k)] = v // a bare "?<token>" makes the token a key
+		params[cut(s.redact(k), logMaxKey)] = cut(v, logMaxValue) // a bare "?<token>" makes the token a key
 	}
 	if _, _, ok := x.r.BasicAuth(); ok {
 		params["authorization"] = "Basic …"
 	} else if h := x.r.Header.Get("Authorization"); h != "" {
 		scheme, tok, _ := strings.Cut(h, " ")
 		// a header without a scheme ("<token>") leaves the secret in scheme
-		params["authorization"] = zoho.Redact(scheme) + " " + zoho.RedactValue(strings.TrimSpace(tok))
+		params["authorization"] = cut(s.redact(scheme), logMaxKey) + " " + zoho.RedactValue(strings.TrimSpace(tok))
 	}
 	status := x.status
 	if status == 0 && !strings.HasPrefix(x.errStr, "fault:") {
@@ -96,12 +176,16 @@ func (s *Server) record(x *exchange) {
 	}
 	// a fault that broke the connection (hang, reset) logs status 0: no answer
 	e := Request{
-		Time: s.clock.Now(), DC: x.t.dc, Role: x.t.role.String(), Method: x.r.Method,
-		Path: zoho.Redact(x.t.path), Params: params, Status: status, Error: x.errStr,
+		Time: s.clock.Now(), DC: x.t.dc, Role: x.t.role.String(), Method: cut(x.r.Method, logMaxKey),
+		Path: cut(s.redact(x.t.path), logMaxValue), Params: params, Status: status, Error: x.errStr,
 	}
 	e = s.log.add(e)
 	if l := s.opts.logger; l != nil {
-		l.Info("request", "seq", e.Seq, "dc", e.DC, "server", e.Role, "method", e.Method, "path", e.Path,
-			"status", e.Status, "error", e.Error, "params", params)
+		attrs := []any{"seq", e.Seq, "dc", e.DC, "server", e.Role, "method", e.Method, "path", e.Path,
+			"status", e.Status, "error", e.Error, "params", params}
+		if s.opts.tenant != "" {
+			attrs = append(attrs, "tenant", s.opts.tenant)
+		}
+		l.Info("request", attrs...)
 	}
 }

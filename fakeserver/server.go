@@ -46,6 +46,11 @@ type Server struct {
 	standaloneIssued int
 	log              requestLog
 	faults           faultSet
+	// secrets redacts, by value, the secrets the server was configured
+	// with (its control token); nil when there are none.
+	secrets *strings.Replacer
+	// conns bounds and tracks the listener's connections.
+	conns *connLimiter
 }
 
 type options struct {
@@ -59,7 +64,17 @@ type options struct {
 	consentPage  bool
 	controlToken string
 	logSize      int
+	logBytes     int
 	journal      func(secret string)
+	// tenant names the server in log lines when it is a shared fake's run.
+	tenant string
+	// adminToken is a shared fake's admin token, which a tenant's control
+	// API takes as well as its own.
+	adminToken string
+	// caps bound what one run may hold (a tenant's); zero: no bound.
+	caps Caps
+	// http bounds the listener's connections and their time.
+	http HTTPLimits
 }
 
 // Option configures a Server.
@@ -135,7 +150,11 @@ func NewUnstarted(opts ...Option) *Server {
 		users: map[string]*user{}, clients: map[string]*client{}, grants: map[string]*grant{},
 		refresh: map[string]*refreshToken{}, access: map[string]*accessToken{}, userRTs: map[*user][]*refreshToken{},
 		nextZUID: 60000000000,
-		log:      requestLog{max: o.logSize},
+		log:      requestLog{max: o.logSize, maxBytes: o.logBytes},
+		secrets:  secretReplacer(o.controlToken, o.adminToken),
+	}
+	if s.log.maxBytes == 0 {
+		s.log.maxBytes = DefaultRequestLogBytes
 	}
 	if o.realClock {
 		s.clock = &Clock{}
@@ -193,23 +212,27 @@ func (s *Server) start(useTLS bool) error {
 		scheme = "https"
 	}
 	s.listener = l
-	s.URL = scheme + "://" + urlHost(l.Addr())
-	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: discardLog()}
+	s.URL = scheme + "://" + urlHost(l.Addr(), s.opts.addr)
+	s.conns = newConnLimiter(s.opts.http.withDefaults().MaxConns)
+	s.http = newHTTPServer(s.handler, s.opts.http, s.opts.logger, s.conns)
 	go s.http.Serve(l) //nolint:errcheck // returns on Close
 	return nil
 }
 
-func urlHost(a net.Addr) string {
+// urlHost is the host:port to reach a listener on from this machine. A
+// server on all interfaces is reached on loopback: 127.0.0.1, unless it
+// was asked to listen on IPv6 only ("[::]:port"). Go listens on both for
+// "0.0.0.0", and reports "[::]".
+func urlHost(a net.Addr, requested string) string {
 	tcp, ok := a.(*net.TCPAddr)
 	if !ok {
 		return a.String()
 	}
 	if tcp.IP.IsUnspecified() {
-		// a server on all interfaces is reached on loopback from here
-		if tcp.IP.To4() != nil {
-			return fmt.Sprintf("127.0.0.1:%d", tcp.Port)
+		if strings.HasPrefix(requested, "[") {
+			return fmt.Sprintf("[::1]:%d", tcp.Port)
 		}
-		return fmt.Sprintf("[::1]:%d", tcp.Port)
+		return fmt.Sprintf("127.0.0.1:%d", tcp.Port)
 	}
 	return a.String()
 }

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -40,7 +42,16 @@ func startTenants(t *testing.T, cfg fakeserver.TenantsConfig) *fakeserver.Tenant
 
 func jsonDo(t *testing.T, method, u, body string, out any) int {
 	t.Helper()
+	return jsonDoAs(t, "", method, u, body, out)
+}
+
+// jsonDoAs sends a request with a bearer token ("": none).
+func jsonDoAs(t *testing.T, token, method, u, body string, out any) int {
+	t.Helper()
 	req, _ := http.NewRequest(method, u, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -58,8 +69,8 @@ func jsonDo(t *testing.T, method, u, body string, out any) int {
 func createTenant(t *testing.T, ts *fakeserver.Tenants) fakeserver.TenantInfo {
 	t.Helper()
 	var info fakeserver.TenantInfo
-	if code := jsonDo(t, http.MethodPost, ts.URL+"/_zconform/v1/tenants", "", &info); code != http.StatusCreated {
-		t.Fatalf("create: HTTP %d", code)
+	if code := jsonDo(t, http.MethodPost, ts.URL+"/_zconform/v1/tenants", "", &info); code != http.StatusCreated || len(info.Token) != 64 {
+		t.Fatalf("create: HTTP %d, token %d characters", code, len(info.Token))
 	}
 	return info
 }
@@ -90,9 +101,9 @@ func TestTenantsAreIsolated(t *testing.T) {
 	var before, after struct {
 		Now string `json:"now"`
 	}
-	jsonDo(t, http.MethodGet, b.Control+"/clock", "", &before)
-	jsonDo(t, http.MethodPost, a.Control+"/clock/advance", `{"by":"1h"}`, nil)
-	jsonDo(t, http.MethodGet, b.Control+"/clock", "", &after)
+	jsonDoAs(t, b.Token, http.MethodGet, b.Control+"/clock", "", &before)
+	jsonDoAs(t, a.Token, http.MethodPost, a.Control+"/clock/advance", `{"by":"1h"}`, nil)
+	jsonDoAs(t, b.Token, http.MethodGet, b.Control+"/clock", "", &after)
 	if before.Now != after.Now {
 		t.Errorf("advancing A's clock moved B's: %s -> %s", before.Now, after.Now)
 	}
@@ -140,10 +151,10 @@ func TestTenantsAreReleased(t *testing.T) {
 	if code := jsonDo(t, http.MethodPost, ts.URL+"/_zconform/v1/tenants", "", &e); code != http.StatusServiceUnavailable || !strings.Contains(e.Error, "release finished ones") {
 		t.Fatalf("over the max: HTTP %d %q", code, e.Error)
 	}
-	if code := jsonDo(t, http.MethodDelete, ts.URL+"/_zconform/v1/tenants/"+a.ID, "", nil); code != http.StatusOK {
+	if code := jsonDoAs(t, a.Token, http.MethodDelete, ts.URL+"/_zconform/v1/tenants/"+a.ID, "", nil); code != http.StatusOK {
 		t.Fatalf("release: HTTP %d", code)
 	}
-	if code := jsonDo(t, http.MethodGet, a.Control+"/clock", "", &e); code != http.StatusNotFound || !strings.Contains(e.Error, "released or expired") {
+	if code := jsonDoAs(t, a.Token, http.MethodGet, a.Control+"/clock", "", &e); code != http.StatusNotFound || !strings.Contains(e.Error, "released or expired") {
 		t.Fatalf("released tenant: HTTP %d %q", code, e.Error)
 	}
 	if ts.Len() != 1 {
@@ -154,7 +165,10 @@ func TestTenantsAreReleased(t *testing.T) {
 	}
 }
 
-func TestTenantsControlAPIIsLoopbackOnly(t *testing.T) {
+// Without an admin token the shared fake answers only loopback; with one,
+// anyone who reaches it may create a run (and gets its capability), but
+// listing the runs needs the admin token.
+func TestTenantsControlAPIWithoutAndWithAnAdminToken(t *testing.T) {
 	ts := fakeserver.NewTenants(fakeserver.TenantsConfig{})
 	defer ts.Close()
 	req := httptest.NewRequest(http.MethodPost, "/_zconform/v1/tenants", nil)
@@ -168,14 +182,146 @@ func TestTenantsControlAPIIsLoopbackOnly(t *testing.T) {
 	defer withToken.Close()
 	rec = httptest.NewRecorder()
 	withToken.Handler().ServeHTTP(rec, req)
-	if rec.Code != http.StatusUnauthorized {
-		t.Fatalf("missing token: HTTP %d", rec.Code)
+	var info fakeserver.TenantInfo
+	if rec.Code != http.StatusCreated || json.Unmarshal(rec.Body.Bytes(), &info) != nil || info.Token == "" {
+		t.Fatalf("create beyond loopback on a shared fake: HTTP %d %s", rec.Code, rec.Body)
 	}
-	req.Header.Set("Authorization", "Bearer s3cret")
+	list := httptest.NewRequest(http.MethodGet, "/_zconform/v1/tenants", nil)
+	list.RemoteAddr = "192.0.2.1:1234"
+	list.Header.Set("Authorization", "Bearer "+info.Token) // a run's token is not the admin's
 	rec = httptest.NewRecorder()
-	withToken.Handler().ServeHTTP(rec, req)
-	if rec.Code != http.StatusCreated {
-		t.Fatalf("with token: HTTP %d %s", rec.Code, rec.Body)
+	withToken.Handler().ServeHTTP(rec, list)
+	if rec.Code != http.StatusUnauthorized || strings.Contains(rec.Body.String(), info.ID) {
+		t.Fatalf("list with a run's token: HTTP %d %s", rec.Code, rec.Body)
+	}
+	list.Header.Set("Authorization", "Bearer s3cret")
+	rec = httptest.NewRecorder()
+	withToken.Handler().ServeHTTP(rec, list)
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), info.ID) || strings.Contains(rec.Body.String(), info.Token) {
+		t.Fatalf("list with the admin token: HTTP %d %s", rec.Code, rec.Body)
+	}
+}
+
+// A run's control API answers only its own capability (or the admin
+// token); another run's token, or none, gets nothing: no secrets, no
+// tokens, no faults, no release. Its OAuth endpoints stay open.
+func TestTenantsCapabilities(t *testing.T) {
+	ts := startTenants(t, fakeserver.TenantsConfig{ControlToken: "admin-s3cret"})
+	a, b := createTenant(t, ts), createTenant(t, ts)
+	var e struct {
+		Error string `json:"error"`
+	}
+	for _, c := range []struct{ token, method, path, body string }{
+		{"", http.MethodGet, "/clients", ""},
+		{b.Token, http.MethodGet, "/clients", ""},
+		{b.Token, http.MethodGet, "/users/ci@example.com/tokens", ""},
+		{b.Token, http.MethodPost, "/faults", `{"kind":"reset"}`},
+		{"not-a-token", http.MethodGet, "/requests", ""},
+	} {
+		if code := jsonDoAs(t, c.token, c.method, a.Control+c.path, c.body, &e); code != http.StatusUnauthorized || strings.Contains(e.Error, "0123456789abcdef") {
+			t.Errorf("%s %s on A with token %.6q: HTTP %d %q", c.method, c.path, c.token, code, e.Error)
+		}
+	}
+	var clients []fakeserver.Client
+	if code := jsonDoAs(t, a.Token, http.MethodGet, a.Control+"/clients", "", &clients); code != http.StatusOK || len(clients) != 1 {
+		t.Fatalf("A's own clients: HTTP %d %v", code, clients)
+	}
+	if code := jsonDoAs(t, "admin-s3cret", http.MethodGet, a.Control+"/clients", "", nil); code != http.StatusOK {
+		t.Fatalf("the admin on A: HTTP %d", code)
+	}
+	// releasing another run: as if it did not exist
+	if code := jsonDoAs(t, b.Token, http.MethodDelete, ts.URL+"/_zconform/v1/tenants/"+a.ID, "", &e); code != http.StatusNotFound {
+		t.Fatalf("B releasing A: HTTP %d", code)
+	}
+	if code := jsonDo(t, http.MethodGet, ts.URL+"/_zconform/v1/tenants", "", &e); code != http.StatusUnauthorized {
+		t.Fatalf("listing without the admin token: HTTP %d", code)
+	}
+	// the OAuth endpoints need no token
+	if q := authorizeIn(t, a.URL); q.Get("code") == "" {
+		t.Fatalf("A's authorization endpoint: %v", q)
+	}
+	if code := jsonDoAs(t, "admin-s3cret", http.MethodDelete, ts.URL+"/_zconform/v1/tenants/"+b.ID, "", nil); code != http.StatusOK {
+		t.Fatalf("the admin releasing B: HTTP %d", code)
+	}
+}
+
+// Each run is capped, with a clear 429, and so is how fast one caller
+// creates runs.
+func TestTenantsCaps(t *testing.T) {
+	ts := startTenants(t, fakeserver.TenantsConfig{Caps: &fakeserver.Caps{Clients: 2, Users: 2, Faults: 1, LiveTokens: 3}, CreateRate: 3})
+	a := createTenant(t, ts) // the seed holds one client and one user
+	var e struct {
+		Error string `json:"error"`
+	}
+	client := func(i int) string {
+		return fmt.Sprintf(`{"type":"web","name":"App %d","homepage":"https://www.example.com","redirect_uris":["https://www.example.com/cb"]}`, i)
+	}
+	if code := jsonDoAs(t, a.Token, http.MethodPost, a.Control+"/clients", client(1), nil); code != http.StatusOK {
+		t.Fatalf("the second client: HTTP %d", code)
+	}
+	if code := jsonDoAs(t, a.Token, http.MethodPost, a.Control+"/clients", client(2), &e); code != http.StatusTooManyRequests || !strings.Contains(e.Error, "2 clients, the most a run of this shared fake may") {
+		t.Fatalf("the third client: HTTP %d %q", code, e.Error)
+	}
+	if code := jsonDoAs(t, a.Token, http.MethodPost, a.Control+"/faults", `{"kind":"reset","endpoint":"api"}`, nil); code != http.StatusOK {
+		t.Fatalf("the first fault: HTTP %d", code)
+	}
+	if code := jsonDoAs(t, a.Token, http.MethodPost, a.Control+"/faults", `{"kind":"reset","endpoint":"api"}`, &e); code != http.StatusTooManyRequests {
+		t.Fatalf("the second fault: HTTP %d %q", code, e.Error)
+	}
+	// live tokens: an offline exchange makes two; the next exchange is refused
+	form := func(code string) url.Values {
+		return url.Values{"grant_type": {"authorization_code"}, "client_id": {"1000.SHAREDCLIENT000000000000000000"},
+			"client_secret": {"0123456789abcdef0123456789abcdef0123456789"}, "redirect_uri": {"https://www.example.com/cb"}, "code": {code}}
+	}
+	for i, want := range []int{http.StatusOK, http.StatusOK, http.StatusTooManyRequests} {
+		resp, err := http.PostForm(a.URL+"/accounts.zoho.com/oauth/v2/token", form(authorizeIn(t, a.URL).Get("code")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || (want == http.StatusTooManyRequests && !strings.Contains(string(body), "too_many_tokens")) {
+			t.Fatalf("exchange %d: HTTP %d %s", i+1, resp.StatusCode, body)
+		}
+	}
+	// the creation rate: 3 a minute per caller (a was the first)
+	createTenant(t, ts)
+	createTenant(t, ts)
+	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/_zconform/v1/tenants", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&e)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(e.Error, "created 3 runs in the last minute") {
+		t.Fatalf("the fourth creation in a minute: HTTP %d %q", resp.StatusCode, e.Error)
+	}
+}
+
+// A path that the standard router would clean ("//", "..") stays in its
+// run, and the shared control API answers oversized bodies with 413.
+func TestTenantsPathsAndBodies(t *testing.T) {
+	ts := startTenants(t, fakeserver.TenantsConfig{})
+	a := createTenant(t, ts)
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, p := range []string{"/_zconform/v1//clock", "/_zconform/v1/x/../clock", "//_zconform/v1/clock"} {
+		req, _ := http.NewRequest(http.MethodGet, a.URL+p, nil)
+		req.Header.Set("Authorization", "Bearer "+a.Token)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Location") != "" {
+			t.Errorf("%s: HTTP %d Location %q", p, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	var e struct {
+		Error string `json:"error"`
+	}
+	if code := jsonDo(t, http.MethodPost, ts.URL+"/_zconform/v1/tenants", strings.Repeat("x", 10<<20), &e); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("a 10 MB creation body: HTTP %d %q", code, e.Error)
 	}
 }
 
@@ -196,7 +342,9 @@ func TestTenantsUnderConcurrentRuns(t *testing.T) {
 			_ = json.NewDecoder(resp.Body).Decode(&info)
 			resp.Body.Close()
 			for j := 0; j < 3; j++ {
-				resp, err := http.Post(info.Control+"/clock/advance", "application/json", strings.NewReader(`{"by":"1m"}`))
+				req, _ := http.NewRequest(http.MethodPost, info.Control+"/clock/advance", strings.NewReader(`{"by":"1m"}`))
+				req.Header.Set("Authorization", "Bearer "+info.Token)
+				resp, err := http.DefaultClient.Do(req)
 				if err != nil {
 					errs <- err
 					return
@@ -222,4 +370,66 @@ func TestTenantsUnderConcurrentRuns(t *testing.T) {
 	if ts.Len() != 0 {
 		t.Errorf("%d tenants leaked", ts.Len())
 	}
+}
+
+// A run's log lines name it.
+func TestTenantLogLinesNameTheirRun(t *testing.T) {
+	logs := &syncBuf{}
+	ts := fakeserver.NewTenants(fakeserver.TenantsConfig{}, fakeserver.WithLogger(slog.New(slog.NewJSONHandler(logs, nil))))
+	if err := ts.Start(""); err != nil {
+		t.Fatal(err)
+	}
+	defer ts.Close()
+	a := createTenant(t, ts)
+	resp, err := http.Get(a.URL + "/accounts.zoho.com/oauth/v2/auth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !strings.Contains(logs.String(), `"tenant":"`+a.ID+`"`) {
+		t.Fatalf("the run's log line does not name it:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), a.Token) {
+		t.Fatal("the log holds the run's token")
+	}
+}
+
+// A run costs little memory: the control API's router is shared.
+func TestTenantsAreSmall(t *testing.T) {
+	ts := fakeserver.NewTenants(fakeserver.TenantsConfig{Max: 5000})
+	defer ts.Close()
+	const n = 500
+	before := heapAfterGC()
+	for range n {
+		if _, err := ts.Create(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	per := (heapAfterGC() - before) / n
+	t.Logf("%d bytes per run", per)
+	if per > 12<<10 {
+		t.Errorf("a run costs %d bytes", per)
+	}
+}
+
+func heapAfterGC() int64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
+}
+
+// BenchmarkTenantCreate reports a run's memory (bytes/run) and the time to
+// create one.
+func BenchmarkTenantCreate(b *testing.B) {
+	ts := fakeserver.NewTenants(fakeserver.TenantsConfig{Max: b.N + 1})
+	defer ts.Close()
+	before := heapAfterGC()
+	for b.Loop() {
+		if _, err := ts.Create(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(heapAfterGC()-before)/float64(b.N), "bytes/run")
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -137,10 +138,8 @@ func runFake(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int 
 	for _, c := range srv.Clients() {
 		info.Clients = append(info.Clients, clientInfo{c.ID, c.Type, c.DC})
 	}
-	if host, _, err := net.SplitHostPort(*addr); err == nil && token == "" {
-		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			fmt.Fprintf(stderr, "zconform fake: listening beyond loopback; the control API still answers only loopback callers (set $%s to open it)\n", controlTokenEnv)
-		}
+	if beyondLoopback(*addr) && token == "" {
+		fmt.Fprintf(stderr, "zconform fake: listening beyond loopback; the control API still answers only loopback callers (set $%s to open it)\n", controlTokenEnv)
 	}
 	fmt.Fprintf(stdout, "zconform fake Zoho Accounts server (profile %s) on %s\n", info.Profile, srv.URL)
 	fmt.Fprintf(stdout, "  US Accounts server: %s\n  US API domain:      %s\n", srv.AccountsURL(zoho.US), srv.APIURL(zoho.US))
@@ -153,17 +152,58 @@ func runFake(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int 
 		fmt.Fprintf(stderr, "zconform fake: -ready-file: %v\n", err)
 		return 1
 	}
+	defer removeReady(*readyFile)
 	waitForStop(stderr, stop)
 	return 0
 }
 
-// writeReady writes the URLs as JSON to path, if one is given.
+// writeReady writes the URLs as JSON to path, if one is given, atomically:
+// a reader polling for the file sees it whole or not at all.
 func writeReady(path string, v any) error {
 	if path == "" {
 		return nil
 	}
 	data, _ := json.MarshalIndent(v, "", "  ")
-	return os.WriteFile(path, append(data, '\n'), 0o644)
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
+}
+
+// removeReady removes the ready file when the fake stops: a file left
+// behind would tell the next script a fake is up.
+func removeReady(path string) {
+	if path != "" {
+		_ = os.Remove(path)
+	}
+}
+
+// beyondLoopback says whether the listen address reaches beyond loopback.
+func beyondLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host != "localhost" && (ip == nil || !ip.IsLoopback())
 }
 
 // waitForStop returns on SIGINT, SIGTERM or when stop is closed.
@@ -188,12 +228,20 @@ func serveTenants(cfg fakeserver.TenantsConfig, opts []fakeserver.Option, addr, 
 	defer ts.Close()
 	create := ts.URL + "/_zconform/v1/tenants"
 	fmt.Fprintf(stdout, "zconform fake Zoho Accounts server, shared by many runs, on %s\n", ts.URL)
-	fmt.Fprintf(stdout, "  create a run:   POST %s  (answers its URL, %s/t/{id})\n", create, ts.URL)
-	fmt.Fprintf(stdout, "  release a run:  DELETE %s/{id}  (idle runs are released after %s; at most %d live)\n", create, cfg.IdleTTL, cfg.Max)
+	fmt.Fprintf(stdout, "  create a run:   POST %s  (answers its URL, %s/t/{id}, and its token for its control API)\n", create, ts.URL)
+	fmt.Fprintf(stdout, "  release a run:  DELETE %s/{id} with its token  (idle runs are released after %s; at most %d live)\n", create, cfg.IdleTTL, cfg.Max)
+	if beyondLoopback(addr) {
+		if cfg.ControlToken == "" {
+			fmt.Fprintf(stderr, "zconform fake: -tenants listens beyond loopback without $%s: runs can only be created from loopback; set it to share the fake (its holder may list and release every run)\n", controlTokenEnv)
+		} else {
+			fmt.Fprintln(stderr, "zconform fake: -tenants listens beyond loopback: anyone who reaches it may create a run (each gets its own token); listing and releasing other runs need the admin token")
+		}
+	}
 	if err := writeReady(readyFile, map[string]any{"url": ts.URL, "tenants": create, "max_runs": cfg.Max, "idle_ttl": cfg.IdleTTL.String()}); err != nil {
 		fmt.Fprintf(stderr, "zconform fake: -ready-file: %v\n", err)
 		return 1
 	}
+	defer removeReady(readyFile)
 	waitForStop(stderr, stop)
 	return 0
 }

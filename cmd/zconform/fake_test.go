@@ -248,3 +248,58 @@ func TestFakeSharedByManyRuns(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 }
+
+// The ready file appears whole (never empty or half written to a reader
+// that polls it), says where to reach the fake, and is gone after it
+// stops; a fake on all interfaces names 127.0.0.1.
+func TestFakeReadyFile(t *testing.T) {
+	for i := range 10 {
+		ready := filepath.Join(t.TempDir(), "ready.json")
+		var stdout, stderr syncBuffer
+		stop := make(chan struct{})
+		done := make(chan int, 1)
+		go func() {
+			done <- runFake([]string{"-addr", "0.0.0.0:0", "-log", "off", "-ready-file", ready}, &stdout, &stderr, stop)
+		}()
+		var info readyInfo
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			data, err := os.ReadFile(ready)
+			if err == nil {
+				if json.Unmarshal(data, &info) != nil {
+					t.Fatalf("start %d: the poller read a partial ready file: %q", i, data)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no ready file; stderr: %s", stderr.String())
+			}
+		}
+		if !strings.HasPrefix(info.URL, "http://127.0.0.1:") || !strings.Contains(stderr.String(), "listening beyond loopback") {
+			t.Fatalf("a fake on 0.0.0.0: URL %q; stderr %q", info.URL, stderr.String())
+		}
+		close(stop)
+		<-done
+		if _, err := os.Stat(ready); !os.IsNotExist(err) {
+			t.Fatalf("the ready file is left behind: %v", err)
+		}
+	}
+}
+
+// A shared fake beyond loopback without an admin token says what that
+// means.
+func TestFakeSharedBeyondLoopbackWarns(t *testing.T) {
+	var stdout, stderr syncBuffer
+	stop := make(chan struct{})
+	done := make(chan int, 1)
+	go func() { done <- runFake([]string{"-tenants", "-addr", "0.0.0.0:0", "-log", "off"}, &stdout, &stderr, stop) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(stderr.String(), "-tenants listens beyond loopback without $ZCONFORM_CONTROL_TOKEN") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning; stderr: %s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop)
+	<-done
+}
