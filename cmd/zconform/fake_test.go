@@ -292,7 +292,9 @@ func TestFakeSharedBeyondLoopbackWarns(t *testing.T) {
 	var stdout, stderr syncBuffer
 	stop := make(chan struct{})
 	done := make(chan int, 1)
-	go func() { done <- runFake([]string{"-tenants", "-addr", "0.0.0.0:0", "-log", "off"}, &stdout, &stderr, stop) }()
+	go func() {
+		done <- runFake([]string{"-tenants", "-addr", "0.0.0.0:0", "-log", "off"}, &stdout, &stderr, stop)
+	}()
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(stderr.String(), "-tenants listens beyond loopback without $ZCONFORM_CONTROL_TOKEN") {
 		if time.Now().After(deadline) {
