@@ -24,11 +24,14 @@ FUZZ_TARGETS := \
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
+# conformance and certify build bin/zconform and exec it, so that a SIGINT or
+# SIGTERM reaches zconform itself (go run would not pass a SIGTERM on) and it
+# can revoke what the run created before it stops.
 conformance: ## the main job: the whole catalogue against the bundled fake; reports in out/ (PROFILE=, LABELS=, OUT=)
-	$(GO) run $(LDFLAGS) ./cmd/zconform run $(if $(PROFILE),-profile $(PROFILE)) $(if $(LABELS),-label-filter '$(LABELS)') $(if $(OUT),-out $(OUT))
+	$(GO) build $(LDFLAGS) -o bin/zconform ./cmd/zconform && exec bin/zconform run $(if $(PROFILE),-profile $(PROFILE)) $(if $(LABELS),-label-filter '$(LABELS)') $(if $(OUT),-out $(OUT))
 
 certify: ## certify an integration against the fake (ADAPTER=go:careful|go:oauth2|node-sdk|ts-sdk|simple-oauth2|python-requests-oauthlib|python-stdlib|cmd CMD=…)
-	$(GO) run $(LDFLAGS) ./cmd/zconform certify -adapter $(or $(ADAPTER),go:careful) $(if $(CMD),-cmd '$(CMD)')
+	$(GO) build $(LDFLAGS) -o bin/zconform ./cmd/zconform && exec bin/zconform certify -adapter $(or $(ADAPTER),go:careful) $(if $(CMD),-cmd '$(CMD)')
 
 catalogue: ## list the catalogue's cases
 	$(GO) run ./cmd/zconform catalogue

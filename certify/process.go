@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/zconform/zconform/fixtures/zoho"
+	"github.com/zconform/zconform/internal/procgroup"
 )
 
 // The environment variables a process integration is started with.
@@ -168,7 +169,7 @@ func (p *Process) Start(ctx context.Context, env Env) error {
 	}
 	p.stderr = &capped{}
 	cmd.Stderr = p.stderr
-	ownGroup(cmd)
+	procgroup.Own(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", p.command[0], err)
 	}
@@ -208,7 +209,7 @@ func (p *Process) send(ctx context.Context, msg map[string]any) Report {
 		r.Error = zoho.Redact(r.Error)
 		return r
 	case <-timer.C:
-		killGroup(p.cmd) // out of step now: later answers would answer the wrong message
+		procgroup.Kill(p.cmd) // out of step now: later answers would answer the wrong message
 		return Report{Error: fmt.Sprintf("the adapter did not answer %v within %s: killed", msg["op"], p.timeout)}
 	case <-ctx.Done():
 		return Report{Error: ctx.Err().Error()}
@@ -253,10 +254,10 @@ func (p *Process) Close() error {
 	p.send(ctx, map[string]any{"op": "stop"})
 	_ = p.stdin.Close()
 	if p.wait(5 * time.Second) {
-		killGroup(p.cmd) // what it started and left behind
+		procgroup.Kill(p.cmd) // what it started and left behind
 		return p.waitErr
 	}
-	killGroup(p.cmd)
+	procgroup.Kill(p.cmd)
 	p.wait(5 * time.Second)
 	return errors.New("the adapter did not stop: killed")
 }

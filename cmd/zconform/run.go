@@ -7,13 +7,17 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/zconform/zconform/fakeserver"
 	"github.com/zconform/zconform/fixtures"
 	"github.com/zconform/zconform/fixtures/zoho"
+	"github.com/zconform/zconform/internal/procgroup"
 	"github.com/zconform/zconform/reports"
 	"github.com/zconform/zconform/suites/target"
 )
@@ -39,8 +43,9 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	deviations := fs.String("deviations", "", "an expected-deviations file: cases that deviate as written are reported as deviations, not failures")
 	breaks := fs.String("break", "", "comma-separated seed IDs (K4-…) or deviations (DEV-…) whose rules the fake breaks, to watch the suite catch them (e.g. K4-TOKEN-CODE-b)")
 	fakeLimits := fs.String("fake-limits", "", `limits the fake runs apart from the profile's contract, as YAML, e.g. "{grant_lifetime: 61s}": to watch the suite catch them`)
+	grace := fs.Duration("grace", defaultGrace, "when the run is stopped (SIGINT, SIGTERM): how long the suite may take to revoke the run's tokens and write its reports before it is killed")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: zconform run [flags]\n\nRuns the conformance catalogue against the bundled fake and writes JUnit,\nGinkgo JSON, results JSON and a Markdown/HTML summary.\nExit status: 0 when every case that ran passed.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: zconform run [flags]\n\nRuns the conformance catalogue against the bundled fake and writes JUnit,\nGinkgo JSON, results JSON and a Markdown/HTML summary.\nExit status: 0 when every case that ran passed; 130 or 143 when stopped\nby SIGINT or SIGTERM (the suite then revokes the run's tokens and\nwrites its reports, within -grace).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -67,15 +72,24 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
+	targetName, runProfile := "fake", *profile
+	if runProfile == "" {
+		runProfile = zoho.Kaizen4
+	}
 	if *targetFile != "" {
 		if *breaks != "" || *fakeLimits != "" {
 			fmt.Fprintln(stderr, "zconform run: -break and -fake-limits apply to the bundled fake, not to a -target")
 			return 2
 		}
 		// Check the file (and the production rule) before building anything.
-		if _, err := target.OpenReal(*targetFile, *slow, *destructive); err != nil {
+		real, err := target.OpenReal(*targetFile, *slow, *destructive)
+		if err != nil {
 			fmt.Fprintf(stderr, "zconform run: %v\n", err)
 			return 2
+		}
+		targetName = real.Name()
+		if *profile == "" {
+			runProfile = real.Profile()
 		}
 		*procs = 1 // a real target's grants and caps are shared: serial
 		if abs, err := filepath.Abs(*targetFile); err == nil {
@@ -106,6 +120,10 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "zconform run: -procs must be at least 1")
 		return 2
 	}
+	if *grace <= 0 {
+		fmt.Fprintln(stderr, "zconform run: -grace must be positive")
+		return 2
+	}
 	// Say before the run when the fake is off its contract: the cases its
 	// difference touches will fail, and the reports say why.
 	if *targetFile == "" {
@@ -133,6 +151,18 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "zconform run: -out: %v\n", err)
 		return 2
 	}
+	// From here on a SIGINT or SIGTERM stops the run in order: the suite
+	// gets it once, revokes what the run created and writes its reports;
+	// zconform waits for that (at most -grace), then says what became of
+	// the run's tokens.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(stop)
+	started := time.Now()
+	it := interruption{out: outDir, targetName: targetName, profile: runProfile, real: *targetFile != "", labels: *labels, started: started, grace: *grace}
+	results := filepath.Join(outDir, reports.ResultsFile)
+	_ = os.Remove(results) // a crashed or stopped run must not leave the last verdict behind
+
 	root, rootErr := moduleRoot()
 	bin := *suite
 	if bin == "" {
@@ -143,9 +173,25 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		bin = filepath.Join(root, "bin", "conformance.test")
 		build := exec.Command("go", "test", "-c", "-o", bin, suitePackage)
 		build.Dir, build.Stdout, build.Stderr = root, stderr, stderr
-		if err := build.Run(); err != nil {
+		procgroup.Own(build)
+		if err := build.Start(); err != nil {
 			fmt.Fprintf(stderr, "zconform run: building the suite failed: %v\n", err)
 			return 1
+		}
+		done := make(chan error, 1)
+		go func() { done <- build.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				fmt.Fprintf(stderr, "zconform run: building the suite failed: %v\n", err)
+				return 1
+			}
+		case sig := <-stop:
+			// a build has nothing to clean up
+			procgroup.Kill(build)
+			<-done
+			it.sig, it.phase = sig, "while the suite was being built"
+			return it.finish(stdout, stderr)
 		}
 	} else if _, err := os.Stat(bin); err != nil {
 		fmt.Fprintf(stderr, "zconform run: -suite: %v\n", err)
@@ -155,8 +201,6 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "zconform run: cannot create the report folder: %v\n", err)
 		return 1
 	}
-	results := filepath.Join(outDir, "results.json")
-	_ = os.Remove(results) // a crashed run must not leave the last verdict behind
 
 	var cmd *exec.Cmd
 	if *procs > 1 {
@@ -186,12 +230,66 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		}
 		cmd = exec.Command(bin, a...)
 	}
+	cleanup, err := os.CreateTemp("", "zconform-cleanup-*.json")
+	if err != nil {
+		fmt.Fprintf(stderr, "zconform run: %v\n", err)
+		return 1
+	}
+	cleanup.Close()
+	it.cleanup = cleanup.Name()
+	_ = os.Remove(it.cleanup) // the suite creates it when it opens a real target
+	defer os.Remove(it.cleanup)
 	cmd.Env = append(os.Environ(), target.EnvProfile+"="+*profile, target.EnvOut+"="+outDir, target.EnvFakeBreaks+"="+*breaks,
 		target.EnvFakeLimits+"="+*fakeLimits,
 		target.EnvTarget+"="+*targetFile, target.EnvSlow+"="+flag01(*slow), target.EnvDestructive+"="+flag01(*destructive),
-		reports.EnvDeviations+"="+*deviations)
+		reports.EnvDeviations+"="+*deviations, target.EnvCleanupReport+"="+it.cleanup)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	runErr := cmd.Run()
+	// The suite runs in a process group of its own: a terminal's Ctrl-C
+	// reaches zconform alone, which forwards it once, to the whole group
+	// (the ginkgo CLI and its processes too), as the terminal would have.
+	procgroup.Own(cmd)
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(stderr, "zconform run: starting the suite: %v\n", err)
+		return 1
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var runErr error
+	select {
+	case runErr = <-done:
+	case sig := <-stop:
+		it.sig = sig
+		what := "it writes its reports"
+		if it.real {
+			what = "it revokes the tokens the run created and writes its reports"
+		}
+		fmt.Fprintf(stderr, "\nzconform run: %s: stopping the suite; %s (waiting up to %s)\n", sigName(sig), what, *grace)
+		procgroup.Signal(cmd, sig)
+		deadline := time.NewTimer(*grace)
+		defer deadline.Stop()
+		until := time.Now().Add(*grace)
+	wait:
+		for {
+			select {
+			case runErr = <-done:
+				break wait
+			case again := <-stop:
+				// Not forwarded: a second interrupt makes Ginkgo skip its
+				// cleanup, and the run's tokens would stay live.
+				fmt.Fprintf(stderr, "zconform run: %s again: not forwarded (the suite would skip its cleanup); waiting for it at most %s more, then it is killed\n",
+					sigName(again), time.Until(until).Round(time.Second))
+			case <-deadline.C:
+				fmt.Fprintf(stderr, "zconform run: the suite did not stop within %s: killing it and its process group\n", *grace)
+				procgroup.Kill(cmd)
+				it.killed = true
+				runErr = <-done
+				break wait
+			}
+		}
+	}
+	if it.sig != nil {
+		return it.finish(stdout, stderr)
+	}
 
 	r, err := reports.ReadResults(results)
 	if err != nil {
@@ -215,6 +313,181 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	// Ginkgo counts a deviated case as a failed spec; the results know it
 	// deviated as expected.
 	return 0
+}
+
+// defaultGrace is how long a stopped run waits for the suite to clean up.
+const defaultGrace = 60 * time.Second
+
+// interruption is a run stopped by a signal, and what zconform knows of
+// it: enough to make sure the reports say so and to tell, in one line,
+// what became of the run's tokens.
+type interruption struct {
+	sig        os.Signal
+	phase      string // "" while the suite ran, else when the signal came
+	killed     bool   // the suite outlived the grace and was killed
+	out        string
+	targetName string
+	profile    string
+	labels     string
+	real       bool
+	started    time.Time
+	grace      time.Duration
+	cleanup    string // the suite's cleanup report ($ZCONFORM_CLEANUP_REPORT)
+}
+
+// finish makes sure the reports exist and say the run was interrupted,
+// prints where they are and the verdict (last), and returns the exit
+// status of a process killed by the signal (128+n).
+func (it interruption) finish(stdout, stderr io.Writer) int {
+	r, err := reports.ReadResults(filepath.Join(it.out, reports.ResultsFile))
+	fromSuite := err == nil
+	if !fromSuite {
+		if werr := it.writeResults(); werr != nil {
+			fmt.Fprintf(stderr, "zconform run: writing the reports of the interrupted run: %v\n", werr)
+		} else {
+			r, err = reports.ReadResults(filepath.Join(it.out, reports.ResultsFile))
+		}
+	}
+	if err == nil {
+		files := "junit.xml, ginkgo.json, results.json, summary.md, summary.html"
+		if !fromSuite {
+			files = "junit.xml, results.json, summary.md, summary.html (written by zconform: the suite wrote none)"
+		}
+		fmt.Fprintf(stdout, "\nreports in %s: %s\n", relative(it.out), files)
+		fmt.Fprintln(stdout, r.Verdict())
+	}
+	fmt.Fprintln(stdout, it.verdict(r, fromSuite))
+	if s, ok := it.sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return 1
+}
+
+// interrupted reports whether the suite's results say it was interrupted.
+func interrupted(r reports.Results) bool {
+	for _, f := range r.RunFailures {
+		if strings.Contains(strings.ToLower(f.Message), "interrupted") || f.State == "interrupted" {
+			return true
+		}
+	}
+	for _, c := range r.Cases {
+		if c.State == "interrupted" {
+			return true
+		}
+	}
+	return false
+}
+
+// writeResults writes the reports of a run whose suite wrote none: no
+// case, one run failure saying the run was interrupted and by what.
+func (it interruption) writeResults() error {
+	var why string
+	switch {
+	case it.phase != "":
+		why = "zconform run was stopped " + it.phase + ", before any case ran"
+	case it.killed:
+		why = fmt.Sprintf("the suite did not finish within %s and was killed before it wrote its reports", it.grace)
+	default:
+		why = "the suite stopped without writing its reports"
+	}
+	_ = os.Remove(filepath.Join(it.out, reports.GinkgoJSONFile)) // an older run's
+	_, err := reports.WriteResults(it.out, reports.Results{
+		Run: reports.RunMeta{Target: it.targetName, Profile: it.profile, Started: it.started, LabelFilter: it.labels},
+		RunFailures: []reports.RunFailure{{Node: "suite", State: "interrupted",
+			Message: "Interrupted by " + sigName(it.sig) + ": " + why}},
+		Notes: []string{it.tokens()},
+	})
+	return err
+}
+
+// verdict is the run's last line.
+func (it interruption) verdict(r reports.Results, fromSuite bool) string {
+	var b strings.Builder
+	b.WriteString("INTERRUPTED: ")
+	switch {
+	case it.phase != "":
+		fmt.Fprintf(&b, "the run was stopped by %s %s, before any case ran", sigName(it.sig), it.phase)
+	case !fromSuite:
+		fmt.Fprintf(&b, "the run was stopped by %s; the suite wrote no reports", sigName(it.sig))
+	default:
+		var passed, failed, skipped, deviated, done int
+		for _, c := range r.Cases {
+			if c.State == "interrupted" {
+				continue
+			}
+			done++
+			switch c.Outcome {
+			case reports.Passed:
+				passed++
+			case reports.Failed:
+				failed++
+			case reports.Skipped:
+				skipped++
+			case reports.Deviated:
+				deviated++
+			}
+		}
+		counts := fmt.Sprintf("%d passed, %d failed, %d skipped", passed, failed, skipped)
+		if deviated > 0 {
+			counts += fmt.Sprintf(", %d deviated", deviated)
+		}
+		if interrupted(r) {
+			fmt.Fprintf(&b, "the run was stopped by %s after %d %s (%s)", sigName(it.sig), done, plural(done, "case", "cases"), counts)
+		} else {
+			fmt.Fprintf(&b, "%s came as the run ended, after %d %s (%s)", sigName(it.sig), done, plural(done, "case", "cases"), counts)
+		}
+	}
+	b.WriteString("; ")
+	b.WriteString(it.tokens())
+	return b.String()
+}
+
+// tokens says what became of the tokens the run created, from the suite's
+// cleanup report.
+func (it interruption) tokens() string {
+	if it.phase != "" {
+		return "no token was created"
+	}
+	if !it.real {
+		return "its tokens were on the bundled fake and went with it"
+	}
+	rep, ok, err := target.ReadCleanupReport(it.cleanup)
+	switch {
+	case it.cleanup == "" || (!ok && err == nil):
+		return fmt.Sprintf("it had not opened %s, so it created no token there", it.targetName)
+	case err != nil:
+		return fmt.Sprintf("WARNING: whether its tokens on %s were revoked is unknown (%v)", it.targetName, err)
+	case !rep.Closed && it.killed:
+		return fmt.Sprintf("WARNING: the suite was killed before it revoked its tokens: tokens it created on %s may still be live", it.targetName)
+	case !rep.Closed:
+		return fmt.Sprintf("WARNING: the suite stopped without revoking its tokens: tokens it created on %s may still be live", it.targetName)
+	case rep.Error != "":
+		return fmt.Sprintf("WARNING: %d of its %d tokens on %s may still be live: %s", rep.Created-rep.Revoked-rep.Gone, rep.Created, it.targetName, rep.Error)
+	case rep.Created == 0:
+		return fmt.Sprintf("it held no live token on %s", it.targetName)
+	}
+	if rep.Gone == 0 {
+		return fmt.Sprintf("its %d %s on %s %s revoked", rep.Created, plural(rep.Created, "token", "tokens"), it.targetName, plural(rep.Created, "was", "were"))
+	}
+	return fmt.Sprintf("its %d tokens on %s were revoked (%d at the end, %d already gone)", rep.Created, it.targetName, rep.Revoked, rep.Gone)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// sigName is SIGINT or SIGTERM (or what the signal calls itself).
+func sigName(sig os.Signal) string {
+	switch sig {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return sig.String()
 }
 
 func flag01(b bool) string {

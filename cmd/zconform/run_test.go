@@ -123,6 +123,7 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		{[]string{"run", "-fake-limits", "{grant_lifetimes: 61s}"}, `-fake-limits: limits: unknown limit "grant_lifetimes": the limits are grant_lifetime,`},
 		{[]string{"run", "-fake-limits", "{grant_lifetime: -1s}"}, "grant_lifetime must be positive"},
 		{[]string{"run", "-target", "t.yaml", "-fake-limits", "{grant_lifetime: 61s}"}, "apply to the bundled fake"},
+		{[]string{"run", "-grace", "0s"}, "-grace must be positive"},
 	} {
 		var stdout, stderr syncBuffer
 		if code := run(c.args, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), c.want) {

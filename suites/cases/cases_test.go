@@ -216,6 +216,8 @@ func TestRealTargetSkipReasons(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "target.yaml")
 	if err := os.WriteFile(path, []byte(`name: staging
 test_user: true
+data_centres:
+  us: {accounts: https://accounts.zoho.com, api: https://www.zohoapis.com}
 client:
   id: 1000.STAGINGCLIENT00000000000000000
   secret_env: ZC_CASES_SECRET
@@ -237,12 +239,18 @@ client:
 			"TOKEN-CODE-REUSED":                "",
 			"NET-TOKEN-HANG":                   "needs fault injection on the wire",
 			"NET-REFRESH-THROTTLED":            "needs fault injection on the wire",
+			"DC-GRANT-AT-OTHER-DC":             "needs the EU DC: the target file names no URLs for eu (add it under data_centres to include this case)",
+			"API-TOKEN-AT-OTHER-DC":            "needs the EU DC: the target file names no URLs for eu (add it under data_centres to include this case)",
+			"API-TOKEN-BEARER":                 "",
 		}},
 		{true, true, map[string]string{
 			"CAP-ACCESS-TOKENS-OLDEST-EVICTED": "needs a virtual clock",
 			"TOKEN-CODE-EXPIRED":               "",
 			"REFRESH-AFTER-A-YEAR":             "needs a virtual clock",
 			"NET-TOKEN-500-HTML":               "needs fault injection on the wire",
+			"DC-GRANT-AT-OTHER-DC":             "needs the EU DC",
+			"API-TOKEN-AT-OTHER-DC":            "needs the EU DC",
+			"REFRESH-AT-OTHER-DC":              "needs a console",
 		}},
 	} {
 		real, err := target.OpenReal(path, opt.slow, opt.destructive)
@@ -259,6 +267,83 @@ client:
 				t.Errorf("slow=%v destructive=%v %s: Unsupported = %q, want %q", opt.slow, opt.destructive, id, got, want)
 			}
 		}
+	}
+}
+
+// A real target reaches only the DCs its target file names: every case
+// that would touch another DC is skipped, with the DC in the reason, and
+// runs once the file names it. The fake names every DC.
+func TestUnsupportedSkipsTheDCsTheFileDoesNotName(t *testing.T) {
+	t.Setenv("ZC_CASES_SECRET", "0123456789abcdef0123456789abcdef0123456789")
+	open := func(userDC string, dcs ...string) *target.Real {
+		t.Helper()
+		body := "name: staging\nuser_dc: " + userDC + "\ndata_centres:\n"
+		for _, dc := range dcs {
+			body += fmt.Sprintf("  %s: {accounts: https://accounts.%s.staging.example, api: https://api.%s.staging.example}\n", dc, dc, dc)
+		}
+		body += "client:\n  id: 1000.STAGINGCLIENT00000000000000000\n  secret_env: ZC_CASES_SECRET\n  redirect_uri: https://www.example.com/callback\n"
+		path := filepath.Join(t.TempDir(), "target.yaml")
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, err := target.OpenReal(path, true, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	cat := fixtures.Load()
+	usOnly, usEU, euOnly := open("us", "us"), open("us", "us", "eu"), open("eu", "eu")
+	f := fake(t, zoho.Kaizen4)
+	crossDC := map[string]zoho.DC{} // case -> the DC a US user's file must add
+	for _, c := range cat.Cases {
+		for _, dc := range cases.DCsOf(usOnly, c) {
+			if dc != zoho.US {
+				crossDC[c.ID] = dc
+			}
+		}
+		if got := cases.Unsupported(f, c); strings.Contains(got, "DC") {
+			t.Errorf("the fake names every DC, yet %s: %q", c.ID, got)
+		}
+		got := cases.Unsupported(usOnly, c)
+		if dc, cross := crossDC[c.ID]; cross {
+			if got == "" {
+				t.Errorf("%s touches %s and runs against a file that names only us", c.ID, dc)
+			}
+		} else if strings.Contains(got, "DC") {
+			t.Errorf("%s touches only us, yet: %q", c.ID, got)
+		}
+		// An EU user whose file names only eu: whatever reaches the US DC
+		// (the stimulus' default) is skipped.
+		if slices.Contains(cases.DCsOf(euOnly, c), zoho.US) {
+			if got := cases.Unsupported(euOnly, c); got == "" {
+				t.Errorf("%s reaches US and runs against a file that names only eu", c.ID)
+			}
+		}
+	}
+	// The cross-DC cases, with the DC they need.
+	want := map[string]zoho.DC{
+		"DC-GRANT-AT-OTHER-DC": zoho.EU, "DC-MULTI-DC-ENABLED": zoho.EU, "DC-MULTI-DC-OTHER-SECRET": zoho.EU,
+		"DC-REDIRECT-NAMES-USER-DC": zoho.EU, "DC-CN-SEPARATE": zoho.CN,
+		"REFRESH-AT-OTHER-DC": zoho.EU, "API-TOKEN-AT-OTHER-DC": zoho.EU,
+	}
+	if fmt.Sprint(crossDC) != fmt.Sprint(want) {
+		t.Errorf("cross-DC cases %v, want %v", crossDC, want)
+	}
+	for id, dc := range map[string]zoho.DC{"DC-GRANT-AT-OTHER-DC": zoho.EU, "API-TOKEN-AT-OTHER-DC": zoho.EU} {
+		c, _ := cat.ByID(id)
+		reason := fmt.Sprintf("needs the %s DC: the target file names no URLs for %s (add it under data_centres to include this case)", strings.ToUpper(string(dc)), dc)
+		if got := cases.Unsupported(usOnly, c); got != reason {
+			t.Errorf("%s: Unsupported = %q, want %q", id, got, reason)
+		}
+		if got := cases.Unsupported(usEU, c); got != "" {
+			t.Errorf("%s with eu named: Unsupported = %q, want it to run", id, got)
+		}
+	}
+	// A case that needs a console is skipped for that, whatever the DCs.
+	c, _ := cat.ByID("DC-CN-SEPARATE")
+	if got := cases.Unsupported(usEU, c); !strings.Contains(got, "console") {
+		t.Errorf("DC-CN-SEPARATE: %q", got)
 	}
 }
 

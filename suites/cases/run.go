@@ -146,7 +146,71 @@ func Unsupported(t target.Target, c fixtures.Case) string {
 	if len(missing) > 0 {
 		return fmt.Sprintf("needs %s: target %s has none", strings.Join(missing, " and "), t.Name())
 	}
-	return ""
+	return unnamedDCs(t, c)
+}
+
+// unnamedDCs says which DCs the case would reach that the target does not
+// name ("" when it names them all, or is no DCNamer and so serves every
+// DC): a run sends requests only to the URLs its target file names.
+func unnamedDCs(t target.Target, c fixtures.Case) string {
+	n, ok := t.(target.DCNamer)
+	if !ok {
+		return ""
+	}
+	named := n.NamedDCs()
+	var missing []zoho.DC
+	for _, dc := range DCsOf(t, c) {
+		if !slices.Contains(named, dc) {
+			missing = append(missing, dc)
+		}
+	}
+	switch len(missing) {
+	case 0:
+		return ""
+	case 1:
+		return fmt.Sprintf("needs the %s DC: the target file names no URLs for %s (add it under data_centres to include this case)",
+			strings.ToUpper(string(missing[0])), missing[0])
+	}
+	upper := make([]string, len(missing))
+	lower := make([]string, len(missing))
+	for i, dc := range missing {
+		upper[i], lower[i] = strings.ToUpper(string(dc)), string(dc)
+	}
+	return fmt.Sprintf("needs the %s DCs: the target file names no URLs for %s (add them under data_centres to include this case)",
+		strings.Join(upper, " and "), strings.Join(lower, ", "))
+}
+
+// DCsOf lists the DCs whose Accounts server or API domain a case reaches on
+// a target, in the order it first reaches them: the stimulus' DC; on a
+// target with a grant source (a real one), the user's DC, where its grants
+// and tokens come from; for the dc-exchange check the user's DC (US on a
+// target without a grant source) besides the stimulus' "other" DC; for
+// the variant other-dc of the refresh and api-token checks, the other DC
+// of the multi-DC pair (otherDC: EU for a US stimulus).
+func DCsOf(t target.Target, c fixtures.Case) []zoho.DC {
+	var out []zoho.DC
+	add := func(dc zoho.DC) {
+		if dc != "" && !slices.Contains(out, dc) {
+			out = append(out, dc)
+		}
+	}
+	stimulus := c.Stimulus.DC
+	if stimulus == "" {
+		stimulus = zoho.US
+	}
+	add(stimulus)
+	home := zoho.US
+	if src, ok := t.(target.GrantSource); ok {
+		home = src.UserDC()
+		add(home)
+	}
+	switch {
+	case c.Check == "dc-exchange":
+		add(home)
+	case (c.Check == "refresh" || c.Check == "api-token") && c.Stimulus.Variant == "other-dc":
+		add(otherDC(stimulus))
+	}
+	return out
 }
 
 // ErrUnknownCheck is returned for a case whose check has no procedure.

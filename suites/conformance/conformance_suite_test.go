@@ -98,6 +98,9 @@ var _ = ReportAfterSuite("zconform reports", func(r Report) {
 	dir := target.OutDir()
 	name := targetName
 	if path := os.Getenv(target.EnvTarget); path != "" {
+		// a file that does not load (BeforeSuite said why) is named by its
+		// path: the run was never against the fake
+		name = path
 		if f, err := target.LoadFile(path); err == nil {
 			name = f.Name
 		}

@@ -60,7 +60,10 @@ type File struct {
 	// TLSCA is a PEM file of extra certificate authorities to trust (a
 	// staging deployment's own CA), relative to the target file.
 	TLSCA string `yaml:"tls_ca"`
-	// DataCentres overrides a DC's URLs; the others keep Zoho's.
+	// DataCentres names the URLs of every DC the run may use: at least the
+	// user's. A run sends requests to these URLs only: a case that needs a
+	// DC the file does not name is skipped, and Zoho's production hosts are
+	// reached only when the file names them.
 	DataCentres map[zoho.DC]DCURLs `yaml:"data_centres"`
 	Client      ClientConfig       `yaml:"client"`
 	Grants      GrantConfig        `yaml:"grants"`
@@ -106,14 +109,15 @@ type GrantConfig struct {
 	Rate *zoho.Rate `yaml:"rate"`
 }
 
-// productionHosts are Zoho's real Accounts servers.
+// isProduction reports whether a URL is on one of Zoho's production hosts
+// (an Accounts server or an API domain).
 func isProduction(rawURL string) bool {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return false
 	}
-	_, role, ok := zoho.HostRole(u.Hostname())
-	return ok && role == zoho.Accounts
+	_, _, ok := zoho.HostRole(u.Hostname())
+	return ok
 }
 
 // LoadFile reads and checks a target file. Problems name the file and line.
@@ -164,14 +168,27 @@ func (f *File) check() error {
 	}
 	if f.Client.DC == "" {
 		f.Client.DC = f.UserDC
+	} else if dc, err := zoho.ParseDC(string(f.Client.DC)); err != nil {
+		bad = append(bad, "client.dc: "+err.Error())
+	} else {
+		f.Client.DC = dc
 	}
 	if f.Client.Scope == "" {
 		f.Client.Scope = "ZohoCRM.users.ALL"
 	}
-	for dc, u := range f.DataCentres {
-		if _, err := zoho.ParseDC(string(dc)); err != nil {
+	// DC codes are case-insensitive ("EU" is eu): keep them lower case, so
+	// that the file names a DC whichever way it spells it.
+	named := make(map[zoho.DC]DCURLs, len(f.DataCentres))
+	for key, u := range f.DataCentres {
+		dc, err := zoho.ParseDC(string(key))
+		if err != nil {
 			bad = append(bad, "data_centres: "+err.Error())
+			continue
 		}
+		if _, twice := named[dc]; twice {
+			bad = append(bad, fmt.Sprintf("data_centres: %s is named twice", dc))
+		}
+		named[dc] = u
 		for _, raw := range []string{u.Accounts, u.API} {
 			if raw == "" {
 				bad = append(bad, fmt.Sprintf("data_centres.%s: give both accounts and api", dc))
@@ -187,6 +204,10 @@ func (f *File) check() error {
 				bad = append(bad, fmt.Sprintf("data_centres.%s: %s is neither http nor https", dc, raw))
 			}
 		}
+	}
+	f.DataCentres = named
+	if _, err := zoho.ParseDC(string(f.UserDC)); err == nil && !f.Names(f.UserDC) {
+		bad = append(bad, f.missingUserDC())
 	}
 	if !zoho.ClientIDPattern.MatchString(f.Client.ID) {
 		bad = append(bad, fmt.Sprintf("client.id %q is not a Zoho client ID (\"1000.\" and 30 of A-Z, 0-9)", f.Client.ID))
@@ -204,24 +225,58 @@ func (f *File) check() error {
 	return nil
 }
 
-// URLs returns a DC's Accounts server and API domain: the file's override,
-// else Zoho's.
+// missingUserDC is the complaint about a file that names no URLs for the
+// user's DC, with how to write them.
+func (f *File) missingUserDC() string {
+	dc := f.UserDC
+	d, _ := zoho.Lookup(dc) // a known DC: check parsed it
+	return fmt.Sprintf("data_centres names no URLs for the user's DC (user_dc: %s): a run sends requests only to the URLs the file names; "+
+		"name the user's DC, e.g. for %s (with a dedicated test account):\n"+
+		"      data_centres: {%s: {accounts: %s}}\n"+
+		"    or a staging deployment's:\n"+
+		"      data_centres: {%s: {accounts: https://accounts.staging.example, api: https://api.staging.example}}",
+		dc, "Zoho's production "+strings.ToUpper(string(dc)), dc, d.AccountsURL()+", api: "+d.APIURL(), dc)
+}
+
+// NotNamedDomain is the reserved domain (RFC 6761: .invalid never
+// resolves) of the URLs URLs gives for a DC the file does not name.
+const NotNamedDomain = "not-named-in-the-target-file.invalid"
+
+// Names reports whether the file names URLs for a DC.
+func (f *File) Names(dc zoho.DC) bool {
+	_, ok := f.DataCentres[dc]
+	return ok
+}
+
+// NamedDCs lists the DCs the file names URLs for, in Zoho's order.
+func (f *File) NamedDCs() []zoho.DC {
+	var out []zoho.DC
+	for _, d := range zoho.DataCentres() {
+		if f.Names(d.DC) {
+			out = append(out, d.DC)
+		}
+	}
+	return out
+}
+
+// URLs returns a DC's Accounts server and API domain as the file names
+// them. For a DC the file does not name they are URLs on NotNamedDomain,
+// which reach nothing (and the real target's client refuses them): a run
+// never falls back to Zoho's hosts.
 func (f *File) URLs(dc zoho.DC) DCURLs {
 	if u, ok := f.DataCentres[dc]; ok {
 		return DCURLs{Accounts: strings.TrimRight(u.Accounts, "/"), API: strings.TrimRight(u.API, "/")}
 	}
-	d, _ := zoho.Lookup(dc)
-	return DCURLs{Accounts: d.AccountsURL(), API: d.APIURL()}
+	return DCURLs{Accounts: "https://accounts." + string(dc) + "." + NotNamedDomain, API: "https://api." + string(dc) + "." + NotNamedDomain}
 }
 
-// Production reports whether the run would reach one of Zoho's production
-// Accounts servers.
+// Production reports whether the file names one of Zoho's production
+// hosts (an Accounts server or an API domain): only then does the run
+// reach production.
 func (f *File) Production() bool {
-	for _, d := range zoho.DataCentres() {
-		if isProduction(f.URLs(d.DC).Accounts) {
-			if _, overridden := f.DataCentres[d.DC]; overridden || d.DC == f.UserDC || d.DC == f.Client.DC {
-				return true
-			}
+	for _, u := range f.DataCentres {
+		if isProduction(u.Accounts) || isProduction(u.API) {
+			return true
 		}
 	}
 	return false

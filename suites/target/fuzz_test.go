@@ -1,6 +1,7 @@
 package target_test
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 
@@ -10,7 +11,8 @@ import (
 
 // FuzzTargetFile feeds ParseFile (LoadFile's parser) any bytes: it answers
 // a checked file or an error naming the file, never panics, and a file it
-// accepts answers URLs for every DC.
+// accepts names the user's DC, answers its own URLs for the DCs it names
+// and, for every other DC, URLs that reach nothing.
 func FuzzTargetFile(f *testing.F) {
 	for _, s := range []string{
 		goodFileFuzz,
@@ -18,6 +20,8 @@ func FuzzTargetFile(f *testing.F) {
 		strings.Replace(goodFileFuzz, "grants:\n", "grants:\n  command: [./get-code.sh, --dc, us]\n  rate: {limit: 5, window: 1m}\n  refresh_token_env: ZC_RT\n", 1),
 		strings.Replace(goodFileFuzz, "client:\n", "client:\n  secrets_env: {eu: ZC_EU_SECRET}\n  dc: eu\n  scope: ZohoCRM.users.ALL,ZohoCRM.org.READ\n", 1),
 		"name: prod\nclient: {id: 1000.ABCDEFGHIJKLMNOPQRSTUVWXYZ0123, secret_env: S, redirect_uri: https://example.com/cb}\n",
+		"name: prod\ndata_centres: {us: {accounts: https://accounts.zoho.com, api: https://www.zohoapis.com}}\nclient: {id: 1000.ABCDEFGHIJKLMNOPQRSTUVWXYZ0123, secret_env: S, redirect_uri: https://example.com/cb}\n",
+		strings.Replace(goodFileFuzz, "user_dc: us\n", "user_dc: EU\n", 1) + "  EU: {accounts: https://a.example/eu/, api: https://b.example}\n",
 		"name: x\ndata_centres:\n  mars: {accounts: 'http://[::1', api: ftp://x}\n  eu: {accounts: https://accounts.zoho.eu}\n",
 		"name: &a x\nprofile: *a\n",
 		"---\n---\n",
@@ -49,13 +53,35 @@ func FuzzTargetFile(f *testing.F) {
 		if _, err := zoho.ParseDC(string(file.UserDC)); err != nil {
 			t.Fatalf("accepted user_dc %q", file.UserDC)
 		}
+		if !file.Names(file.UserDC) {
+			t.Fatalf("accepted a file that names no URLs for the user's DC %s", file.UserDC)
+		}
 		for _, d := range zoho.DataCentres() {
 			u := file.URLs(d.DC)
 			if u.Accounts == "" || u.API == "" {
 				t.Fatalf("no URLs for %s: %+v", d.DC, u)
 			}
+			if file.Names(d.DC) {
+				continue
+			}
+			for _, raw := range []string{u.Accounts, u.API} {
+				p, err := url.Parse(raw)
+				if err != nil || !strings.HasSuffix(p.Hostname(), ".invalid") {
+					t.Fatalf("URLs(%s) = %+v for a DC the file does not name: it must reach nothing", d.DC, u)
+				}
+			}
 		}
-		_ = file.Production()
+		if !file.Production() {
+			for _, dc := range file.NamedDCs() {
+				for _, raw := range []string{file.URLs(dc).Accounts, file.URLs(dc).API} {
+					if p, err := url.Parse(raw); err == nil {
+						if _, _, zohos := zoho.HostRole(p.Hostname()); zohos {
+							t.Fatalf("names Zoho's %s and is not production", raw)
+						}
+					}
+				}
+			}
+		}
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -35,6 +36,9 @@ type Real struct {
 	client      *http.Client
 	slow        bool
 	destructive bool
+
+	// cleanup is the file of $ZCONFORM_CLEANUP_REPORT, "" when unset.
+	cleanup string
 
 	mu      sync.Mutex
 	created []issued
@@ -103,7 +107,7 @@ func OpenReal(path string, slow, destructive bool) (*Real, error) {
 	}
 	t.client = &http.Client{
 		Timeout:       30 * time.Second,
-		Transport:     &recorder{next: transport, t: t},
+		Transport:     newGuard(f, &recorder{next: transport, t: t}),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	return t, nil
@@ -119,11 +123,18 @@ func (t *Real) Profile() string { return t.file.Profile }
 // run paces its grant tokens.
 func (t *Real) Limits() zoho.Limits { return fixtures.MustContract(t.file.Profile).Limits }
 
-// AccountsURL is the DC's Accounts server.
+// AccountsURL is the DC's Accounts server as the target file names it. For
+// a DC the file does not name it is a URL on NotNamedDomain, which reaches
+// nothing and which the client refuses.
 func (t *Real) AccountsURL(dc zoho.DC) string { return t.file.URLs(dc).Accounts }
 
-// APIURL is the DC's API domain.
+// APIURL is the DC's API domain as the target file names it (see
+// AccountsURL for a DC it does not name).
 func (t *Real) APIURL(dc zoho.DC) string { return t.file.URLs(dc).API }
+
+// NamedDCs are the DCs the target file names: the only ones the run may
+// reach (DCNamer).
+func (t *Real) NamedDCs() []zoho.DC { return t.file.NamedDCs() }
 
 // HTTP is the recording client.
 func (t *Real) HTTP() *http.Client { return t.client }
@@ -241,6 +252,74 @@ func (t *Real) pace(ctx context.Context) error {
 	return nil
 }
 
+// guard is the client's last line of defence: it refuses every request
+// whose URL is not under one of the Accounts and API URLs the target file
+// names (same scheme, host, port and path prefix), before anything is
+// sent. AccountsURL and APIURL name no other host; this catches what
+// would reach one anyway (an api_domain a server answers, a case that
+// builds a URL of its own).
+type guard struct {
+	next  http.RoundTripper
+	file  string
+	name  string
+	bases []*url.URL
+}
+
+func newGuard(f *File, next http.RoundTripper) *guard {
+	g := &guard{next: next, file: f.path, name: f.Name}
+	for _, dc := range f.NamedDCs() {
+		u := f.URLs(dc)
+		for _, raw := range []string{u.Accounts, u.API} {
+			if b, err := url.Parse(raw); err == nil {
+				b.Path = strings.TrimRight(b.Path, "/")
+				g.bases = append(g.bases, b)
+			}
+		}
+	}
+	return g
+}
+
+// hostPort is a URL's host:port, lower case, with the scheme's default
+// port made explicit.
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "443"
+		if u.Scheme == "http" {
+			port = "80"
+		}
+	}
+	return net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// allows reports whether u is under one of the named URLs.
+func (g *guard) allows(u *url.URL) bool {
+	for _, b := range g.bases {
+		if !strings.EqualFold(u.Scheme, b.Scheme) || hostPort(u) != hostPort(b) {
+			continue
+		}
+		if b.Path == "" || u.Path == b.Path || strings.HasPrefix(u.Path, b.Path+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if g.allows(req.URL) {
+		return g.next.RoundTrip(req)
+	}
+	if req.Body != nil {
+		req.Body.Close()
+	}
+	named := make([]string, len(g.bases))
+	for i, b := range g.bases {
+		named[i] = b.String()
+	}
+	return nil, fmt.Errorf("target %s: refused a request to %s (%s://%s%s): the target file %s names no such URL; a run reaches only the URLs under data_centres (%s): add the DC there to include it",
+		g.name, req.URL.Host, req.URL.Scheme, req.URL.Host, req.URL.Path, g.file, strings.Join(named, ", "))
+}
+
 // recorder notes every token a token endpoint issues, so that Close can
 // revoke them.
 type recorder struct {
@@ -294,9 +373,12 @@ func (t *Real) Created() int {
 }
 
 // RevokeCreated revokes every token the run was issued (never the
-// long-lived refresh token of the file), refresh tokens first. Tokens Zoho
-// no longer knows (evicted, revoked by a case) count as gone.
-func (t *Real) RevokeCreated(ctx context.Context) (revoked int, err error) {
+// long-lived refresh token of the file), refresh tokens first. revoked
+// counts those the target revoked now; gone those it refused with HTTP 400
+// as unknown (evicted, revoked by a case, or with their refresh token).
+// Anything else (no answer, another status) is an error naming the tokens,
+// redacted.
+func (t *Real) RevokeCreated(ctx context.Context) (revoked, gone int, err error) {
 	t.mu.Lock()
 	todo := t.created
 	t.created = nil
@@ -306,7 +388,7 @@ func (t *Real) RevokeCreated(ctx context.Context) (revoked int, err error) {
 		form := url.Values{"token": {tok.value}}
 		req, e := http.NewRequestWithContext(ctx, http.MethodPost, t.AccountsURL(tok.dc)+"/oauth/v2/token/revoke", strings.NewReader(form.Encode()))
 		if e != nil {
-			return revoked, e
+			return revoked, gone, e
 		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		resp, e := t.client.Do(req)
@@ -315,35 +397,67 @@ func (t *Real) RevokeCreated(ctx context.Context) (revoked int, err error) {
 			continue
 		}
 		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
+		switch resp.StatusCode {
+		case http.StatusOK:
 			revoked++
+		case http.StatusBadRequest:
+			gone++
+		default:
+			failed = append(failed, fmt.Sprintf("%s: HTTP %d", zoho.RedactValue(tok.value), resp.StatusCode))
 		}
 	}
 	if len(failed) > 0 {
-		return revoked, fmt.Errorf("could not revoke %d tokens: %s", len(failed), strings.Join(failed, "; "))
+		return revoked, gone, fmt.Errorf("could not revoke %d tokens: %s", len(failed), strings.Join(failed, "; "))
 	}
-	return revoked, nil
+	return revoked, gone, nil
 }
 
-// Close revokes what the run created.
+// Close revokes what the run created, says so on stderr, and records the
+// outcome in the cleanup report ($ZCONFORM_CLEANUP_REPORT), if the run has
+// one.
 func (t *Real) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	n, err := t.RevokeCreated(ctx)
+	created := t.Created()
+	n, gone, err := t.RevokeCreated(ctx)
+	rep := CleanupReport{Target: t.file.Name, Opened: true, Closed: true, Created: created, Revoked: n, Gone: gone}
 	if err != nil {
+		rep.Error = zoho.Redact(err.Error())
 		fmt.Fprintf(os.Stderr, "zconform: %v\n", err)
 	}
 	if n > 0 {
 		fmt.Fprintf(os.Stderr, "zconform: revoked the %d tokens the run created on %s\n", n, t.file.Name)
 	}
+	t.writeCleanup(rep)
+}
+
+// writeCleanup writes the cleanup report, whole or not at all.
+func (t *Real) writeCleanup(rep CleanupReport) {
+	if t.cleanup == "" {
+		return
+	}
+	data, _ := json.Marshal(rep)
+	tmp := t.cleanup + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err == nil {
+		err = os.Rename(tmp, t.cleanup)
+		if err == nil {
+			return
+		}
+	}
+	fmt.Fprintf(os.Stderr, "zconform: cannot write the cleanup report $%s=%s\n", EnvCleanupReport, t.cleanup)
 }
 
 // Preflight checks, before any case runs, that the target answers like a
 // Zoho Accounts server and accepts the client's credentials: one clear
 // message instead of a wall of failed specs.
 func (t *Real) Preflight(ctx context.Context) error {
-	dcs := []zoho.DC{t.file.Client.DC}
-	if t.file.UserDC != t.file.Client.DC {
+	// Only the DCs the file names: the user's always, the client's home
+	// when it is named too.
+	var dcs []zoho.DC
+	if t.file.Names(t.file.Client.DC) {
+		dcs = append(dcs, t.file.Client.DC)
+	}
+	if t.file.UserDC != t.file.Client.DC && t.file.Names(t.file.UserDC) {
 		dcs = append(dcs, t.file.UserDC)
 	}
 	c := t.Client()

@@ -6,7 +6,10 @@ package target
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -37,7 +40,55 @@ const (
 	// 61s}"): a fake configured apart from the contract, which the run
 	// names and whose differences the cases catch.
 	EnvFakeLimits = "ZCONFORM_FAKE_LIMITS"
+	// EnvCleanupReport names a file in which a real target records, as a
+	// CleanupReport, that it was opened and what Close revoked: `zconform
+	// run` reads it to say truthfully, after an interrupted run, whether
+	// the run's tokens were revoked.
+	EnvCleanupReport = "ZCONFORM_CLEANUP_REPORT"
 )
+
+// CleanupReport is what a real target did about the tokens a run created
+// (see EnvCleanupReport). A report that is Opened but not Closed belongs to
+// a run that stopped before its cleanup: its tokens may still be live.
+type CleanupReport struct {
+	Target string `json:"target"`
+	Opened bool   `json:"opened"`
+	Closed bool   `json:"closed"`
+	// Created counts the tokens the run was issued and had not revoked
+	// itself when Close began.
+	Created int `json:"created"`
+	// Revoked counts those the target revoked at Close; Gone those it no
+	// longer knew (evicted, revoked by a case, or with their refresh
+	// token). The others (Created-Revoked-Gone) could not be revoked: see
+	// Error.
+	Revoked int `json:"revoked"`
+	Gone    int `json:"gone"`
+	// Error says which tokens could not be revoked, redacted.
+	Error string `json:"error,omitempty"`
+}
+
+// ReadCleanupReport reads a cleanup report; ok is false when there is none
+// (the run never opened a real target).
+func ReadCleanupReport(path string) (rep CleanupReport, ok bool, err error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return rep, false, nil
+	}
+	if err != nil {
+		return rep, false, err
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return rep, false, fmt.Errorf("%s: %v", path, err)
+	}
+	return rep, true, nil
+}
+
+// DCNamer is a target that reaches only some data centres: a real target
+// reaches only the DCs its target file names. A case that needs another DC
+// is skipped (cases.Unsupported). A target without it serves every DC.
+type DCNamer interface {
+	NamedDCs() []zoho.DC
+}
 
 // Target is what a case runs against. Optional capabilities are separate
 // interfaces (Console, Clock, Breaker, Faulter, Inspector): a case that needs one the
@@ -263,6 +314,15 @@ func (f *Fake) Name() string { return "fake" }
 // HTTP is the fake's client.
 func (f *Fake) HTTP() *http.Client { return f.Client() }
 
+// NamedDCs are every DC: the fake serves them all.
+func (f *Fake) NamedDCs() []zoho.DC {
+	var out []zoho.DC
+	for _, d := range zoho.DataCentres() {
+		out = append(out, d.DC)
+	}
+	return out
+}
+
 // Open returns the run's shared target: the real endpoint of
 // $ZCONFORM_TARGET, opened with the run's opt-ins ($ZCONFORM_SLOW,
 // $ZCONFORM_DESTRUCTIVE) and checked by a preflight; nil when the run goes
@@ -282,6 +342,10 @@ func Open(ctx context.Context) (*Real, error) {
 			return nil, fmt.Errorf("$%s: %w", EnvProfile, err)
 		}
 	}
+	// From here on the run may create tokens (the preflight refreshes the
+	// file's refresh token): the cleanup report says so until Close.
+	t.cleanup = os.Getenv(EnvCleanupReport)
+	t.writeCleanup(CleanupReport{Target: t.file.Name, Opened: true})
 	if err := t.Preflight(ctx); err != nil {
 		t.Close()
 		return nil, err
