@@ -2,7 +2,6 @@ package fakeserver
 
 import (
 	"fmt"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -67,8 +66,6 @@ func newHTTPServer(h http.Handler, limits HTTPLimits, logger *slog.Logger, conns
 	}
 	return srv
 }
-
-var _ = log.New // the ErrorLog is a *log.Logger
 
 // connLimiter tracks a listener's connections by state and, past max,
 // closes the longest-idle ones.
