@@ -16,10 +16,15 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"runtime"
+	"runtime/debug"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/zconform/zconform/fakeserver"
 	"github.com/zconform/zconform/fixtures/zoho"
@@ -100,7 +105,7 @@ func (s *benchSetup) exchange(b *testing.B, hc *http.Client) []byte {
 	return bytes.Clone(buf.Bytes())
 }
 
-func benchRefreshToken(b *testing.B, resp []byte) string {
+func benchRefreshToken(b testing.TB, resp []byte) string {
 	const key = `"refresh_token":"`
 	i := bytes.Index(resp, []byte(key))
 	if i < 0 {
@@ -308,5 +313,345 @@ func TestBenchRequestLogWindow(t *testing.T) {
 		if since := srv.RequestsSince(0); len(since) != int(want) {
 			t.Fatalf("after %d requests RequestsSince(0) = %d entries, want %d", i, len(since), want)
 		}
+	}
+}
+
+// ---- at scale: the cost of a request must not grow with what the fake holds ----
+//
+// The benchmarks below drive the fake in-process through its handler (the
+// same code as over a socket, without the socket's noise) holding a given
+// number of live access tokens, minted under the default (kaizen4) caps
+// (users with a self client each, 20 refresh tokens per user, 30 access
+// tokens per refresh token), or with the caps lifted. Building a fake of 1M
+// tokens takes 15 to 20 s and several hundred MiB; each is built once per
+// process and shared.
+//
+//	go test -run '^$' -bench 'AtScale' -benchtime 20000x ./fakeserver/
+//
+// BenchmarkRefreshAtScale compares a refresh at 1k and at 1M live tokens
+// (goal: within 2x). BenchmarkHousekeepingAtScale runs a mix of requests
+// that crosses many points where the fake forgets what can no longer be
+// used, at 1M live tokens and as many outstanding codes, and reports the
+// worst request (goal: no request stalled more than 10 ms by housekeeping).
+// BenchmarkTokensAtScale is Tokens of one user at 1k and at 1M.
+
+// benchSink is a bare ResponseWriter for in-process requests.
+type benchSink struct {
+	h      http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (s *benchSink) Header() http.Header         { return s.h }
+func (s *benchSink) WriteHeader(code int)        { s.status = code }
+func (s *benchSink) Write(p []byte) (int, error) { return s.body.Write(p) }
+
+// scaleFake is a fake holding many live tokens, driven in-process.
+type scaleFake struct {
+	srv      *fakeserver.Server
+	h        http.Handler
+	w        benchSink
+	live     int      // live access tokens minted by the setup
+	codes    int      // outstanding (unused, unexpired) codes
+	refresh  []string // a refresh request body per refresh token
+	next     int      // the next refresh body, round robin
+	js, web  fakeserver.Client
+	tokenURL string
+}
+
+func (f *scaleFake) do(tb testing.TB, method, target, body string) *benchSink {
+	var r *http.Request
+	if body == "" {
+		r = httptest.NewRequest(method, target, nil)
+	} else {
+		r = httptest.NewRequest(method, target, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	clear(f.w.h)
+	f.w.status = http.StatusOK
+	f.w.body.Reset()
+	f.srv.Handler().ServeHTTP(&f.w, r)
+	return &f.w
+}
+
+// token posts a token request and checks that a token came back.
+func (f *scaleFake) token(tb testing.TB, body string) []byte {
+	w := f.do(tb, http.MethodPost, f.tokenURL, body)
+	if w.status != http.StatusOK || !bytes.HasPrefix(w.body.Bytes(), []byte(`{"access_token":"1000.`)) {
+		tb.Fatalf("HTTP %d: %s", w.status, w.body.Bytes())
+	}
+	return w.body.Bytes()
+}
+
+// authorize sends an authorization request and returns its redirect.
+func (f *scaleFake) authorize(tb testing.TB, q url.Values) *url.URL {
+	w := f.do(tb, http.MethodGet, "https://accounts.zoho.com/oauth/v2/auth?"+q.Encode(), "")
+	loc, err := url.Parse(w.h.Get("Location"))
+	if w.status != http.StatusFound || err != nil {
+		tb.Fatalf("authorize: HTTP %d: %s", w.status, w.body.Bytes())
+	}
+	return loc
+}
+
+const scaleRedirect = "https://app.zconform.test/callback"
+
+// scaleShape is how a scale fake holds its tokens.
+type scaleShape struct {
+	live      int  // live access tokens
+	rtPerUser int  // refresh tokens per user
+	atPerRT   int  // access tokens per refresh token
+	lifted    bool // caps lifted (else the kaizen4 caps, 20 and 30)
+	codes     int  // outstanding codes (unused, unexpired)
+}
+
+// kaizenShape: n live tokens under the kaizen4 caps, and n outstanding codes.
+func kaizenShape(n int) scaleShape { return scaleShape{live: n, rtPerUser: 20, atPerRT: 30, codes: n} }
+
+// liftedShape: n live tokens of one user over 1000 refresh tokens, caps lifted.
+func liftedShape(n int) scaleShape {
+	return scaleShape{live: n, rtPerUser: 1000, atPerRT: max(1, n/1000), lifted: true}
+}
+
+func (sh scaleShape) String() string {
+	caps := "kaizen4"
+	if sh.lifted {
+		caps = "lifted"
+	}
+	return fmt.Sprintf("caps=%s/live=%s", caps, scaleName(sh.live))
+}
+
+// newScaleFake builds a fake holding live access tokens and outstanding
+// codes (self-client codes of their own user).
+func newScaleFake(tb testing.TB, sh scaleShape) *scaleFake {
+	srv := fakeserver.NewUnstarted(fakeserver.WithRequestLogSize(1024), fakeserver.WithLimits(func(l *zoho.Limits) {
+		l.GrantRate.Limit = 0
+		if sh.lifted {
+			l.AccessTokensPerRefreshToken, l.RefreshTokensPerUser = 0, 0
+		}
+	}))
+	f := &scaleFake{srv: srv, w: benchSink{h: http.Header{}}, tokenURL: "https://accounts.zoho.com/oauth/v2/token"}
+	var err error
+	f.js, err = srv.RegisterClient(fakeserver.ClientSpec{Type: fakeserver.JavaScript, Name: "scale js", Homepage: "https://app.zconform.test",
+		RedirectURIs: []string{scaleRedirect}, JSDomains: []string{"https://app.zconform.test"}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f.web, err = srv.RegisterClient(fakeserver.ClientSpec{Type: fakeserver.WebBased, Name: "scale web", Homepage: "https://app.zconform.test",
+		RedirectURIs: []string{scaleRedirect}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	scopes := fakeserver.SelfClientCodeRequest{Scopes: []string{"ZohoCRM.users.ALL"}, Lifetime: 10 * time.Minute}
+	for u := 0; f.live < sh.live; u++ {
+		email := fmt.Sprintf("scale%07d@zconform.test", u)
+		if _, err := srv.AddUser(fakeserver.UserSpec{Email: email, DC: zoho.US}); err != nil {
+			tb.Fatal(err)
+		}
+		c, err := srv.RegisterClient(fakeserver.ClientSpec{Type: fakeserver.SelfClient, User: email})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for range sh.rtPerUser {
+			if f.live >= sh.live {
+				break
+			}
+			code, err := srv.SelfClientCode(c.ID, scopes)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			body := benchRefreshBody(c, benchRefreshToken(tb, f.token(tb, benchExchangeBody(c, code))))
+			f.refresh = append(f.refresh, body)
+			f.live++
+			for i := 1; i < sh.atPerRT && f.live < sh.live; i++ {
+				f.token(tb, body)
+				f.live++
+			}
+		}
+	}
+	if sh.codes > 0 {
+		if _, err := srv.AddUser(fakeserver.UserSpec{Email: "codes@zconform.test", DC: zoho.US}); err != nil {
+			tb.Fatal(err)
+		}
+		c, err := srv.RegisterClient(fakeserver.ClientSpec{Type: fakeserver.SelfClient, User: "codes@zconform.test"})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for range sh.codes {
+			if _, err := srv.SelfClientCode(c.ID, scopes); err != nil {
+				tb.Fatal(err)
+			}
+			f.codes++
+		}
+	}
+	return f
+}
+
+var (
+	scaleMu    sync.Mutex
+	scaleFakes = map[scaleShape]*scaleFake{}
+)
+
+// scaleFakeOf builds the fake of a shape once per process.
+func scaleFakeOf(b *testing.B, sh scaleShape) *scaleFake {
+	scaleMu.Lock()
+	defer scaleMu.Unlock()
+	if f := scaleFakes[sh]; f != nil {
+		return f
+	}
+	start := time.Now()
+	f := newScaleFake(b, sh)
+	b.Logf("built a fake of %d live access tokens, %d refresh tokens and %d outstanding codes in %s", f.live, len(f.refresh), f.codes, time.Since(start).Round(time.Millisecond))
+	scaleFakes[sh] = f
+	return f
+}
+
+// refreshOne refreshes the next refresh token, round robin: each holds 30
+// access tokens, so the refresh evicts the oldest and the count stays.
+func (f *scaleFake) refreshOne(b *testing.B) {
+	f.token(b, f.refresh[f.next])
+	f.next = (f.next + 1) % len(f.refresh)
+}
+
+// BenchmarkRefreshAtScale is one refresh (in-process) with 1k and with 1M
+// live access tokens in the fake: under the kaizen4 caps (30 access tokens
+// per refresh token, 1k or 1M outstanding codes beside), and with the caps
+// lifted (1000 refresh tokens of one user holding 1 or 1000 access tokens
+// each).
+func BenchmarkRefreshAtScale(b *testing.B) {
+	for _, sh := range []scaleShape{kaizenShape(1_000), kaizenShape(1_000_000), liftedShape(1_000), liftedShape(1_000_000)} {
+		b.Run(sh.String(), func(b *testing.B) {
+			f := scaleFakeOf(b, sh)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				f.refreshOne(b)
+			}
+		})
+	}
+}
+
+func scaleName(n int) string {
+	switch {
+	case n >= 1_000_000 && n%1_000_000 == 0:
+		return strconv.Itoa(n/1_000_000) + "M"
+	case n >= 1000 && n%1000 == 0:
+		return strconv.Itoa(n/1000) + "k"
+	}
+	return strconv.Itoa(n)
+}
+
+// BenchmarkHousekeepingAtScale runs, per op, a cycle of five requests at 1M
+// live access tokens and 1M outstanding codes: an implicit grant (a token
+// without a refresh token), a code grant, its exchange, the revocation of
+// the refresh token it gave, and a refresh of a held refresh token. Every
+// request is timed; it reports the worst (max-ms), the 99.9th percentile
+// and how many took over 10 ms. Run it for at least 20 000 ops
+// (-benchtime 20000x) to cross a sweep point of the old fake (every 1024
+// grants or implicit tokens) about 20 times. With gc=off the collector is
+// off while it runs, which leaves the fake's own stalls: a collection of a
+// heap this size (about 600 MiB) makes the allocating request assist it.
+func BenchmarkHousekeepingAtScale(b *testing.B) {
+	for _, gc := range []bool{true, false} {
+		b.Run(fmt.Sprintf("gc=%s", map[bool]string{true: "on", false: "off"}[gc]), func(b *testing.B) {
+			f := scaleFakeOf(b, kaizenShape(1_000_000))
+			if !gc {
+				runtime.GC()
+				defer debug.SetGCPercent(debug.SetGCPercent(-1))
+			}
+			housekeepingCycles(b, f)
+		})
+	}
+}
+
+func housekeepingCycles(b *testing.B, f *scaleFake) {
+	implicit := url.Values{"response_type": {"token"}, "client_id": {f.js.ID}, "scope": {"ZohoCRM.users.ALL"}, "redirect_uri": {scaleRedirect}}
+	codeGrant := url.Values{"response_type": {"code"}, "client_id": {f.web.ID}, "scope": {"ZohoCRM.users.ALL"}, "redirect_uri": {scaleRedirect},
+		"access_type": {"offline"}, "prompt": {"consent"}}
+	lat := make([]time.Duration, 0, 5*b.N)
+	timed := func(fn func()) {
+		t0 := time.Now()
+		fn()
+		lat = append(lat, time.Since(t0))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		timed(func() { f.authorize(b, implicit) })
+		var code string
+		timed(func() { code = f.authorize(b, codeGrant).Query().Get("code") })
+		var rt string
+		timed(func() {
+			rt = benchRefreshToken(b, f.token(b, url.Values{"grant_type": {"authorization_code"}, "client_id": {f.web.ID},
+				"client_secret": {f.web.Secret}, "code": {code}, "redirect_uri": {scaleRedirect}}.Encode()))
+		})
+		timed(func() {
+			if w := f.do(b, http.MethodPost, "https://accounts.zoho.com/oauth/v2/token/revoke?token="+url.QueryEscape(rt), ""); w.status != http.StatusOK {
+				b.Fatalf("revoke: HTTP %d: %s", w.status, w.body.Bytes())
+			}
+		})
+		timed(func() { f.refreshOne(b) })
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	over := len(lat) - sort.Search(len(lat), func(i int) bool { return lat[i] > 10*time.Millisecond })
+	b.ReportMetric(float64(lat[len(lat)-1])/1e6, "max-ms")
+	b.ReportMetric(float64(lat[len(lat)*999/1000])/1e3, "p99.9-µs")
+	b.ReportMetric(float64(over), "over-10ms")
+}
+
+// BenchmarkTokensAtScale is Tokens of one user (600 access tokens under 20
+// refresh tokens) in a fake of 1k and of 1M live access tokens.
+func BenchmarkTokensAtScale(b *testing.B) {
+	for _, sh := range []scaleShape{kaizenShape(1_000), kaizenShape(1_000_000)} {
+		b.Run(sh.String(), func(b *testing.B) {
+			f := scaleFakeOf(b, sh)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				toks, err := f.srv.Tokens("scale0000000@zconform.test")
+				if err != nil || len(toks.RefreshTokens) == 0 {
+					b.Fatalf("Tokens: %v", err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkFinishedFaults is a request (in-process, to the API, no token)
+// to a fake that holds finished faults (each fired its one time) beside
+// none active: a request must not pay for them.
+//
+//	go test -run '^$' -bench FinishedFaults ./fakeserver/
+func BenchmarkFinishedFaults(b *testing.B) {
+	for _, n := range []int{0, 30_000, 300_000} {
+		b.Run("finished="+scaleName(n), func(b *testing.B) {
+			srv := fakeserver.NewUnstarted(fakeserver.WithRequestLogSize(8))
+			w := &benchSink{h: http.Header{}}
+			api := func() int {
+				r := httptest.NewRequest(http.MethodGet, "https://www.zohoapis.com/crm/v8/org", nil)
+				clear(w.h)
+				w.status = http.StatusOK
+				w.body.Reset()
+				srv.Handler().ServeHTTP(w, r)
+				return w.status
+			}
+			for range n {
+				if _, err := srv.InjectFault(fakeserver.Fault{Kind: fakeserver.FaultStatus, Status: 503, Endpoint: fakeserver.EndpointAPI, Times: 1}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for range n {
+				if status := api(); status != http.StatusServiceUnavailable {
+					b.Fatalf("HTTP %d, want the fault's 503", status)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if status := api(); status != http.StatusUnauthorized {
+					b.Fatalf("HTTP %d, want 401", status)
+				}
+			}
+		})
 	}
 }

@@ -27,5 +27,5 @@
 // server, for proving that a check can fail. The rule code (token.go,
 // tokens.go, authorize.go, console.go, api.go, handler.go) holds Zoho's rules;
 // what a break needs beyond a switch is in breaks.go, housekeeping in
-// sweep.go and the request log in requestlog.go.
+// sweep.go (its queues and indexes in index.go) and the request log in requestlog.go.
 package fakeserver

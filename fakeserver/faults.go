@@ -3,6 +3,7 @@ package fakeserver
 import (
 	"bufio"
 	"bytes"
+	"container/list"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -140,18 +141,25 @@ func joinKinds() string {
 	return strings.Join(parts, ", ")
 }
 
-// faultSet holds a server's faults.
+// faultSet holds a server's faults: all of them, for their counters, and
+// apart the active ones (not Done), which are all a request looks at.
 type faultSet struct {
 	mu     sync.Mutex
 	nextID int
-	faults []*FaultState
+	faults []*FaultState // every fault, in the order added
+	active list.List     // of *FaultState: those not Done, in the order added
+	// scanned counts the faults take has looked at (for tests).
+	scanned int
 }
 
-// take finds the first live fault for a request and counts it.
+// take finds the first live fault for a request and counts it. A fault
+// that is done leaves the active ones.
 func (fs *faultSet) take(dc zoho.DC, ep Endpoint) *Fault {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	for _, f := range fs.faults {
+	for e := fs.active.Front(); e != nil; e = e.Next() {
+		f := e.Value.(*FaultState)
+		fs.scanned++
 		if f.Done || (f.DC != "" && f.DC != dc) || (f.Endpoint != "" && f.Endpoint != ep) {
 			continue
 		}
@@ -162,6 +170,7 @@ func (fs *faultSet) take(dc zoho.DC, ep Endpoint) *Fault {
 		f.Fired++
 		if f.Times > 0 && f.Fired >= f.Times {
 			f.Done = true
+			fs.active.Remove(e)
 		}
 		out := f.Fault
 		return &out
@@ -181,7 +190,9 @@ func (s *Server) InjectFault(f Fault) (int, error) {
 	s.faults.mu.Lock()
 	defer s.faults.mu.Unlock()
 	s.faults.nextID++
-	s.faults.faults = append(s.faults.faults, &FaultState{ID: s.faults.nextID, Fault: f})
+	fs := &FaultState{ID: s.faults.nextID, Fault: f}
+	s.faults.faults = append(s.faults.faults, fs)
+	s.faults.active.PushBack(fs)
 	return s.faults.nextID, nil
 }
 
@@ -202,6 +213,12 @@ func (s *Server) RemoveFault(id int) bool {
 	defer s.faults.mu.Unlock()
 	n := len(s.faults.faults)
 	s.faults.faults = slices.DeleteFunc(s.faults.faults, func(f *FaultState) bool { return f.ID == id })
+	for e := s.faults.active.Front(); e != nil; e = e.Next() {
+		if e.Value.(*FaultState).ID == id {
+			s.faults.active.Remove(e)
+			break
+		}
+	}
 	return len(s.faults.faults) < n
 }
 
@@ -210,6 +227,7 @@ func (s *Server) ClearFaults() {
 	s.faults.mu.Lock()
 	defer s.faults.mu.Unlock()
 	s.faults.faults = nil
+	s.faults.active.Init()
 }
 
 // endpointOf names the endpoint a request targets ("" for none).

@@ -30,27 +30,33 @@ type Server struct {
 	handler  http.Handler
 	closed   chan struct{}
 
-	mu               sync.Mutex
-	limits           zoho.Limits
-	profile          string
-	breaks           map[zoho.SeedID]bool
-	scopes           map[string]bool
-	users            map[string]*user
-	clients          map[string]*client
-	grants           map[string]*grant
-	refresh          map[string]*refreshToken
-	access           map[string]*accessToken
-	userRTs          map[*user][]*refreshToken
-	nextZUID         int64
-	grantsIssued     int
-	standaloneIssued int
-	log              requestLog
-	faults           faultSet
+	mu       sync.Mutex
+	limits   zoho.Limits
+	profile  string
+	breaks   map[zoho.SeedID]bool
+	scopes   map[string]bool
+	users    map[string]*user
+	clients  map[string]*client
+	grants   map[string]*grant
+	refresh  map[string]*refreshToken
+	access   map[string]*accessToken
+	userRTs  map[*user][]*refreshToken
+	nextZUID int64
+	log      requestLog
+	faults   faultSet
 	// secrets redacts, by value, the secrets the server was configured
 	// with (its control token); nil when there are none.
 	secrets *strings.Replacer
 	// conns bounds and tracks the listener's connections.
 	conns *connLimiter
+
+	// housekeeping (sweep.go, index.go): rotations of the grants and of
+	// the access tokens without a refresh token, those tokens by user (for
+	// Tokens), and how many items the sweeps have examined (for tests)
+	grantQ      queue[*grant]
+	standaloneQ queue[*accessToken]
+	standalone  map[*user]map[*accessToken]struct{}
+	swept       int
 }
 
 type options struct {

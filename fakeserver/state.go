@@ -54,8 +54,8 @@ func (s *Server) Tokens(email string) (UserTokens, error) {
 		}
 		out.RefreshTokens = append(out.RefreshTokens, st)
 	}
-	for _, a := range s.access {
-		if a.rt == nil && a.user == u && s.accessLive(a, now) {
+	for _, a := range s.standaloneOfLocked(u) { // the user's own, not every token (index.go)
+		if s.accessLive(a, now) {
 			out.AccessTokens = append(out.AccessTokens, AccessTokenState{a.value, a.expires})
 		}
 	}

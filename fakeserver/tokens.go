@@ -30,7 +30,8 @@ type refreshToken struct {
 	issued  time.Time
 	revoked bool
 	// access are the refresh token's access tokens, oldest first; expired
-	// ones are pruned when the next is minted.
+	// ones are pruned when the next is minted (with no cap, a few at a
+	// time: sweep.go).
 	access []*accessToken
 	// mints are the times of recent refreshes (the accounts-2025 throttle).
 	mints []time.Time
@@ -74,7 +75,7 @@ func (s *Server) newGrantLocked(c *client, u *user, dc zoho.DC, scopes []string,
 	}
 	s.grants[g.code] = g
 	c.grantTimes = append(c.grantTimes, now)
-	s.grantIssuedLocked(now) // housekeeping (sweep.go)
+	s.grantIssuedLocked(g, now) // housekeeping (sweep.go)
 	return g
 }
 
@@ -119,13 +120,14 @@ func (s *Server) evictRefreshLocked(rt *refreshToken) {
 }
 
 // revokeRefreshLocked revokes a refresh token and its access tokens. The
-// record stays (marked revoked) so that a break can keep accepting it.
+// record is forgotten unless a break keeps accepting it (sweep.go).
 func (s *Server) revokeRefreshLocked(rt *refreshToken) {
 	for _, a := range rt.access {
 		delete(s.access, a.value)
 	}
 	rt.access = nil
 	rt.revoked = true
+	s.forgetRevokedLocked(rt) // housekeeping (sweep.go)
 	if s.brokenLocked(DevCapCountsRevoked) {
 		return // the revoked token keeps its place under the cap
 	}
@@ -141,15 +143,15 @@ func (s *Server) mintAccessLocked(rt *refreshToken, c *client, u *user, dc zoho.
 	lifetime := s.limits.AccessTokenLifetime
 	a := &accessToken{value: s.newSecret(zoho.NewToken()), rt: rt, user: u, client: c, dc: dc, expires: now.Add(lifetime)}
 	if rt != nil {
-		// prune expired ones: only active tokens count against the cap
-		rt.access = slices.DeleteFunc(rt.access, func(old *accessToken) bool {
-			if !s.accessLive(old, now) {
-				delete(s.access, old.value)
-				return true
-			}
-			return false
-		})
 		if cap := s.limits.AccessTokensPerRefreshToken; cap != 0 && !s.brokenLocked(zoho.Note7) { // 0: no cap
+			// prune expired ones: only active tokens count against the cap
+			rt.access = slices.DeleteFunc(rt.access, func(old *accessToken) bool {
+				if !s.accessLive(old, now) {
+					delete(s.access, old.value)
+					return true
+				}
+				return false
+			})
 			for len(rt.access) >= cap {
 				i := s.evictionIndexLocked(len(rt.access), &rt.evictions) // the oldest
 				delete(s.access, rt.access[i].value)
@@ -157,10 +159,9 @@ func (s *Server) mintAccessLocked(rt *refreshToken, c *client, u *user, dc zoho.
 			}
 		}
 		rt.access = append(rt.access, a)
-	} else {
-		s.standaloneIssuedLocked(now) // housekeeping (sweep.go)
 	}
 	s.access[a.value] = a
+	s.accessIssuedLocked(a, now) // housekeeping (sweep.go): without a cap, expired ones are forgotten there
 	return a
 }
 

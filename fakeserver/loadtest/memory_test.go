@@ -1,12 +1,17 @@
 package loadtest
 
 // Memory of the fake: the heap that 100 000 live access tokens cost under
-// the default caps, and what an idle server (one user, one client) costs.
-// Run the benchmarks with
+// the default caps, what an idle server (one user, one client) costs, and
+// that a long loop of exchange and revoke, which leaves nothing live, leaves
+// the heap where it was. Run the benchmarks with
 //
 //	go test -run '^$' -bench 'LiveTokens|IdleServer' -benchmem ./fakeserver/loadtest/
+//	go test -run '^$' -bench ExchangeRevokeLoop -benchtime 200000x ./fakeserver/loadtest/
 //
-// TestHundredThousandLiveTokens asserts the goal (under 100 MiB).
+// TestHundredThousandLiveTokens asserts the goal (under 100 MiB);
+// TestExchangeRevokeLoopIsFlat runs 20 000 cycles of the loop (5 000 under
+// -short or -race) and BenchmarkExchangeRevokeLoop as many as asked (the
+// goal: 200 000), each failing if the heap grew by more than loopHeapBound.
 
 import (
 	"bytes"
@@ -14,6 +19,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"runtime"
 	"strings"
 	"testing"
@@ -214,5 +220,108 @@ func TestIdleServerIsSmall(t *testing.T) {
 	t.Logf("an idle fake (one user, one self client): %.0f bytes of heap", per)
 	if per > 64<<10 {
 		t.Errorf("an idle fake takes %.0f bytes of heap, over 64 KiB", per)
+	}
+}
+
+// loopHeapBound is how much the heap may grow over a loop of exchange and
+// revoke, whatever its length: what the fake keeps of finished cycles (at
+// most about a thousand used codes, a client's last 64 grant times) and the
+// noise of a collection. Before the fake forgot revoked refresh tokens and
+// bounded grant times, a cycle kept about 300 bytes: 6 MiB over 20 000
+// cycles, 60 MiB over 200 000.
+const loopHeapBound = 1 << 20
+
+// exchangeRevokeLoop is a fake of one self client (grant-token rate limit
+// lifted, request log cut to a few entries so that it does not count) and
+// cycles that each leave nothing live: a code, its exchange over the
+// fake's handler (in-process), the revocation of the refresh token.
+type exchangeRevokeLoop struct {
+	srv *fakeserver.Server
+	c   fakeserver.Client
+	w   sink
+	tok struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	cycles int
+}
+
+func newExchangeRevokeLoop(tb testing.TB) *exchangeRevokeLoop {
+	srv := fakeserver.NewUnstarted(fakeserver.WithRequestLogSize(8), fakeserver.WithLimits(func(l *zoho.Limits) { l.GrantRate.Limit = 0 }))
+	c, err := srv.RegisterClient(fakeserver.ClientSpec{Type: fakeserver.SelfClient})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &exchangeRevokeLoop{srv: srv, c: c, w: sink{h: http.Header{}}}
+}
+
+func (l *exchangeRevokeLoop) post(tb testing.TB, target, body string) []byte {
+	r := httptest.NewRequest(http.MethodPost, target, strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	clear(l.w.h)
+	l.w.status = http.StatusOK
+	l.w.body.Reset()
+	l.srv.Handler().ServeHTTP(&l.w, r)
+	if l.w.status != http.StatusOK {
+		tb.Fatalf("%s: HTTP %d: %s", target, l.w.status, l.w.body.Bytes())
+	}
+	return l.w.body.Bytes()
+}
+
+// run runs n cycles.
+func (l *exchangeRevokeLoop) run(tb testing.TB, n int) {
+	for range n {
+		code, err := l.srv.SelfClientCode(l.c.ID, fakeserver.SelfClientCodeRequest{Scopes: []string{"ZohoCRM.users.ALL"}})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		l.tok.RefreshToken = ""
+		if err := json.Unmarshal(l.post(tb, "https://accounts.zoho.com/oauth/v2/token", exchangeBody(l.c.ID, l.c.Secret, code)), &l.tok); err != nil || l.tok.RefreshToken == "" {
+			tb.Fatalf("no refresh token: %v %s", err, l.w.body.Bytes())
+		}
+		l.post(tb, "https://accounts.zoho.com/oauth/v2/token/revoke", url.Values{"token": {l.tok.RefreshToken}}.Encode())
+		l.cycles++
+	}
+}
+
+// heapGrowth runs warm cycles (past the sweeps' floor), then n more, and
+// returns how much the heap grew over the n.
+func (l *exchangeRevokeLoop) heapGrowth(tb testing.TB, n int) int64 {
+	l.run(tb, 3000)
+	before := heapAlloc()
+	l.run(tb, n)
+	after := heapAlloc()
+	if live := liveAccessTokens(tb, l.srv); live != 0 {
+		tb.Fatalf("%d live access tokens after a loop that revokes all", live)
+	}
+	runtime.KeepAlive(l)
+	return int64(after) - int64(before)
+}
+
+// TestExchangeRevokeLoopIsFlat: a loop of exchange and revoke, which
+// leaves nothing live, leaves the heap where it was (within loopHeapBound).
+func TestExchangeRevokeLoopIsFlat(t *testing.T) {
+	cycles := 20_000
+	if testing.Short() || raceEnabled {
+		cycles = 5_000
+	}
+	l := newExchangeRevokeLoop(t)
+	grew := l.heapGrowth(t, cycles)
+	t.Logf("%d cycles of exchange and revoke: the heap grew by %d bytes (%.1f per cycle)", cycles, grew, float64(grew)/float64(cycles))
+	if grew > loopHeapBound {
+		t.Errorf("%d cycles of exchange and revoke, which leave nothing live, grew the heap by %d bytes (%.0f per cycle); the bound is %d",
+			cycles, grew, float64(grew)/float64(cycles), loopHeapBound)
+	}
+}
+
+// BenchmarkExchangeRevokeLoop runs b.N cycles of exchange and revoke (run
+// it with -benchtime 200000x), reports the heap's growth per cycle and
+// fails past loopHeapBound.
+func BenchmarkExchangeRevokeLoop(b *testing.B) {
+	l := newExchangeRevokeLoop(b)
+	grew := l.heapGrowth(b, b.N)
+	b.ReportMetric(float64(grew)/float64(b.N), "heap-B/cycle")
+	b.ReportMetric(float64(grew)/(1<<20), "heap-MiB")
+	if grew > loopHeapBound {
+		b.Errorf("%d cycles of exchange and revoke, which leave nothing live, grew the heap by %d bytes; the bound is %d", b.N, grew, loopHeapBound)
 	}
 }
