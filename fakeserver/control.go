@@ -52,20 +52,24 @@ func buildControlMux() *http.ServeMux {
 			writeJSON(w, status, body)
 		})
 	}
+	// g: a request that adds state, under the server's caps (guard.go)
+	g := func(pattern, what string, f func(s *Server, r *http.Request) (int, any)) {
+		h(pattern, func(s *Server, r *http.Request) (int, any) { return s.growing(r, what, f) })
+	}
 	p := controlPrefix
 	h("GET "+p, (*Server).ctlIndex)
 	h("GET "+p+"/{$}", (*Server).ctlIndex)
-	h("POST "+p+"/users", (*Server).ctlAddUser)
+	g("POST "+p+"/users", "users", (*Server).ctlAddUser)
 	h("GET "+p+"/users", func(s *Server, _ *http.Request) (int, any) { return 200, s.Users() })
 	h("GET "+p+"/users/{email}/tokens", (*Server).ctlTokens)
-	h("POST "+p+"/clients", (*Server).ctlRegister)
+	g("POST "+p+"/clients", "clients", (*Server).ctlRegister)
 	h("GET "+p+"/clients", func(s *Server, _ *http.Request) (int, any) { return 200, s.Clients() })
 	h("GET "+p+"/clients/{id}", func(s *Server, r *http.Request) (int, any) {
 		c, err := s.RegisteredClient(r.PathValue("id"))
 		return result(c, err, http.StatusNotFound)
 	})
-	h("POST "+p+"/clients/{id}/multi-dc", (*Server).ctlMultiDC)
-	h("POST "+p+"/clients/{id}/consent", (*Server).ctlConsent)
+	g("POST "+p+"/clients/{id}/multi-dc", "", (*Server).ctlMultiDC)
+	g("POST "+p+"/clients/{id}/consent", "", (*Server).ctlConsent)
 	h("POST "+p+"/clients/{id}/self-client-code", (*Server).ctlSelfCode)
 	h("GET "+p+"/refresh-tokens/{token}/access-tokens", func(s *Server, r *http.Request) (int, any) {
 		return 200, map[string]any{"access_tokens": nonNil(s.LiveAccessTokens(r.PathValue("token")))}
@@ -88,10 +92,10 @@ func buildControlMux() *http.ServeMux {
 	})
 	h("GET "+p+"/limits", (*Server).ctlLimits)
 	h("PUT "+p+"/limits", (*Server).ctlSetLimits)
-	h("POST "+p+"/scopes", (*Server).ctlAddScopes)
+	g("POST "+p+"/scopes", "", (*Server).ctlAddScopes)
 	h("GET "+p+"/requests", (*Server).ctlRequests)
-	h("POST "+p+"/seed", (*Server).ctlSeed)
-	h("POST "+p+"/faults", (*Server).ctlInjectFault)
+	g("POST "+p+"/seed", "", (*Server).ctlSeed)
+	g("POST "+p+"/faults", "faults", (*Server).ctlInjectFault)
 	h("GET "+p+"/faults", func(s *Server, _ *http.Request) (int, any) {
 		return http.StatusOK, map[string]any{"faults": faultViews(s.Faults())}
 	})
@@ -143,6 +147,7 @@ func readBody(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	r.Body = io.NopCloser(bytes.NewReader(data))
+	r.ContentLength = int64(len(data))
 	return true
 }
 
@@ -235,9 +240,6 @@ func (s *Server) ctlAddUser(r *http.Request) (int, any) {
 	if err := decode(r, &spec); err != nil {
 		return bad(err)
 	}
-	if err := s.capCheck("users"); err != nil {
-		return result(nil, err, http.StatusBadRequest)
-	}
 	u, err := s.AddUser(spec)
 	return result(u, err, http.StatusBadRequest)
 }
@@ -251,9 +253,6 @@ func (s *Server) ctlRegister(r *http.Request) (int, any) {
 	var spec ClientSpec
 	if err := decode(r, &spec); err != nil {
 		return bad(err)
-	}
-	if err := s.capCheck("clients"); err != nil {
-		return result(nil, err, http.StatusBadRequest)
 	}
 	c, err := s.RegisterClient(spec)
 	return result(c, err, http.StatusBadRequest)
@@ -470,10 +469,13 @@ func (s *Server) ctlSeed(r *http.Request) (int, any) {
 		return bad(fmt.Errorf("read the body: %w", err))
 	}
 	f, err := ParseSeed("seed", data)
-	if err == nil {
-		err = s.ApplySeed(f)
-	}
 	if err != nil {
+		return bad(err)
+	}
+	if err := s.seedCapCheck(f); err != nil {
+		return result(nil, err, http.StatusBadRequest)
+	}
+	if err := s.ApplySeed(f); err != nil {
 		return bad(err)
 	}
 	return http.StatusOK, map[string]any{"users": s.Users(), "clients": s.Clients()}
@@ -507,9 +509,6 @@ func (s *Server) ctlInjectFault(r *http.Request) (int, any) {
 	var body faultWire
 	if err := decode(r, &body); err != nil {
 		return bad(err)
-	}
-	if err := s.capCheck("faults"); err != nil {
-		return result(nil, err, http.StatusBadRequest)
 	}
 	f := body.Fault
 	if body.Latency != "" {

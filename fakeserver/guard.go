@@ -125,10 +125,16 @@ func (c *connLimiter) closeIdleLocked(n int) {
 // fields are unbounded. Past a cap the fake answers HTTP 429 with a JSON
 // error that names the cap.
 type Caps struct {
-	Clients    int `json:"clients"`
-	Users      int `json:"users"`
-	Faults     int `json:"faults"`
+	Clients int `json:"clients"`
+	Users   int `json:"users"`
+	Faults  int `json:"faults"`
+	// LiveTokens bounds the grant codes, refresh and access tokens the
+	// run holds (the authorization and token endpoints answer 429 past it).
 	LiveTokens int `json:"live_tokens"`
+	// RegistrationBytes bounds the bytes of the control requests that add
+	// state (users, clients, multi-DC, consent scripts, scopes, seeds,
+	// faults) over the run's life: what a run registers cannot outgrow it.
+	RegistrationBytes int `json:"registration_bytes"`
 }
 
 func withAdminToken(t string) Option { return func(o *options) { o.adminToken = t } }
@@ -158,14 +164,15 @@ func capLocked(what string, n, limit int) error {
 	return nil
 }
 
-// overTokenCap answers HTTP 429 to a token request when the run holds its
-// cap of live tokens, and reports whether it did.
+// overTokenCap answers HTTP 429 to a request of the authorization or the
+// token endpoint when the run holds its cap of codes and tokens, and
+// reports whether it did.
 func (s *Server) overTokenCap(x *exchange) bool {
 	if s.opts.caps.LiveTokens == 0 {
 		return false
 	}
 	s.mu.Lock()
-	err := capLocked("live tokens", len(s.access)+len(s.refresh), s.opts.caps.LiveTokens)
+	err := capLocked("live tokens and codes", len(s.grants)+len(s.access)+len(s.refresh), s.opts.caps.LiveTokens)
 	s.mu.Unlock()
 	if err == nil {
 		return false
@@ -174,13 +181,36 @@ func (s *Server) overTokenCap(x *exchange) bool {
 	return true
 }
 
-// capCheck says whether one more client, user or fault passes the server's
-// caps (the control API asks it before adding one).
-func (s *Server) capCheck(what string) error {
+// growing runs a control request that adds state (what: "users",
+// "clients", "faults", or "" for state counted in bytes only) under the
+// server's caps: one at a time, so that concurrent requests cannot pass a
+// cap together, refused with HTTP 429 past a cap, and its body counted
+// against RegistrationBytes when it succeeds.
+func (s *Server) growing(r *http.Request, what string, f func(*Server, *http.Request) (int, any)) (int, any) {
 	c := s.opts.caps
 	if c == (Caps{}) {
-		return nil
+		return f(s, r)
 	}
+	s.capMu.Lock()
+	defer s.capMu.Unlock()
+	if err := s.capCheck(what); err != nil {
+		return result(nil, err, http.StatusBadRequest)
+	}
+	n := int(max(r.ContentLength, 0))
+	if c.RegistrationBytes > 0 && s.regBytes+n > c.RegistrationBytes {
+		return result(nil, &capError{what: "bytes of registrations", limit: c.RegistrationBytes}, http.StatusBadRequest)
+	}
+	status, body := f(s, r)
+	if status < 300 {
+		s.regBytes += n
+	}
+	return status, body
+}
+
+// capCheck says whether one more client, user or fault passes the server's
+// caps ("" passes).
+func (s *Server) capCheck(what string) error {
+	c := s.opts.caps
 	s.mu.Lock()
 	clients, users := len(s.clients), len(s.users)
 	s.mu.Unlock()
@@ -193,6 +223,19 @@ func (s *Server) capCheck(what string) error {
 		return capLocked(what, len(s.Faults()), c.Faults)
 	}
 	return nil
+}
+
+// seedCapCheck says whether a seed file's users and clients fit under the
+// caps beside what the server holds.
+func (s *Server) seedCapCheck(f *SeedFile) error {
+	c := s.opts.caps
+	s.mu.Lock()
+	clients, users := len(s.clients), len(s.users)
+	s.mu.Unlock()
+	if err := capLocked("users", users+len(f.Users)-1, c.Users); err != nil {
+		return err
+	}
+	return capLocked("clients", clients+len(f.Clients)-1, c.Clients)
 }
 
 // secretReplacer redacts each value (longer than 3 bytes) wherever it

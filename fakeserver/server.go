@@ -57,6 +57,11 @@ type Server struct {
 	standaloneQ queue[*accessToken]
 	standalone  map[*user]map[*accessToken]struct{}
 	swept       int
+
+	// capMu serializes the control requests that add state under caps
+	// (guard.go); regBytes counts their bytes.
+	capMu    sync.Mutex
+	regBytes int
 }
 
 type options struct {

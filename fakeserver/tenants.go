@@ -42,7 +42,7 @@ type TenantsConfig struct {
 // DefaultTenantCaps bound each tenant of a shared fake: ample for a
 // conformance run or a test suite, small enough that one pipeline cannot
 // starve the others.
-var DefaultTenantCaps = Caps{Clients: 200, Users: 200, Faults: 100, LiveTokens: 50000}
+var DefaultTenantCaps = Caps{Clients: 200, Users: 200, Faults: 100, LiveTokens: 50000, RegistrationBytes: 2 << 20}
 
 // DefaultTenantLogBytes bounds each tenant's request log.
 const DefaultTenantLogBytes = 1 << 20

@@ -248,7 +248,7 @@ func TestTenantsCapabilities(t *testing.T) {
 // Each run is capped, with a clear 429, and so is how fast one caller
 // creates runs.
 func TestTenantsCaps(t *testing.T) {
-	ts := startTenants(t, fakeserver.TenantsConfig{Caps: &fakeserver.Caps{Clients: 2, Users: 2, Faults: 1, LiveTokens: 3}, CreateRate: 3})
+	ts := startTenants(t, fakeserver.TenantsConfig{Caps: &fakeserver.Caps{Clients: 2, Users: 2, Faults: 1, LiveTokens: 6}, CreateRate: 3})
 	a := createTenant(t, ts) // the seed holds one client and one user
 	var e struct {
 		Error string `json:"error"`
@@ -268,7 +268,9 @@ func TestTenantsCaps(t *testing.T) {
 	if code := jsonDoAs(t, a.Token, http.MethodPost, a.Control+"/faults", `{"kind":"reset","endpoint":"api"}`, &e); code != http.StatusTooManyRequests {
 		t.Fatalf("the second fault: HTTP %d %q", code, e.Error)
 	}
-	// live tokens: an offline exchange makes two; the next exchange is refused
+	// live tokens and codes: an authorization makes a code, its offline
+	// exchange two tokens; past 6 the authorization and the token
+	// endpoint refuse
 	form := func(code string) url.Values {
 		return url.Values{"grant_type": {"authorization_code"}, "client_id": {"1000.SHAREDCLIENT000000000000000000"},
 			"client_secret": {"0123456789abcdef0123456789abcdef0123456789"}, "redirect_uri": {"https://www.example.com/cb"}, "code": {code}}
@@ -296,6 +298,90 @@ func TestTenantsCaps(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(e.Error, "created 3 runs in the last minute") {
 		t.Fatalf("the fourth creation in a minute: HTTP %d %q", resp.StatusCode, e.Error)
+	}
+}
+
+// The caps hold whatever way a run adds state: a seed file through the
+// control API, many small registrations, concurrent requests, the
+// authorization endpoint.
+func TestTenantsCapsHoldEverywhere(t *testing.T) {
+	ts := startTenants(t, fakeserver.TenantsConfig{Caps: &fakeserver.Caps{Clients: 5, Users: 5, LiveTokens: 2, RegistrationBytes: 4096}})
+	a := createTenant(t, ts) // the seed holds one client and one user
+	var e struct {
+		Error string `json:"error"`
+	}
+	var users []json.RawMessage
+	count := func() int {
+		if code := jsonDoAs(t, a.Token, http.MethodGet, a.Control+"/users", "", &users); code != http.StatusOK {
+			t.Fatalf("GET /users: HTTP %d", code)
+		}
+		return len(users)
+	}
+	// a seed of 5 more users would make 6: refused whole
+	var seed strings.Builder
+	seed.WriteString("users:\n")
+	for i := range 5 {
+		fmt.Fprintf(&seed, "  - {email: s%d@example.com, dc: us}\n", i)
+	}
+	if code := jsonDoAs(t, a.Token, http.MethodPost, a.Control+"/seed", seed.String(), &e); code != http.StatusTooManyRequests || !strings.Contains(e.Error, "5 users") {
+		t.Fatalf("a seed past the user cap: HTTP %d %q", code, e.Error)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("after a refused seed the run holds %d users, want the seed's 1", n)
+	}
+	// concurrent registrations: exactly the 4 free places are taken
+	var wg sync.WaitGroup
+	codes := make([]int, 12)
+	for i := range codes {
+		wg.Go(func() {
+			codes[i] = jsonDoAs(t, a.Token, http.MethodPost, a.Control+"/users", fmt.Sprintf(`{"email":"c%d@example.com","dc":"us"}`, i), nil)
+		})
+	}
+	wg.Wait()
+	ok, refused := 0, 0
+	for _, c := range codes {
+		switch c {
+		case http.StatusOK:
+			ok++
+		case http.StatusTooManyRequests:
+			refused++
+		}
+	}
+	if ok != 4 || refused != 8 || count() != 5 {
+		t.Fatalf("12 concurrent users under a cap of 5 (1 held): %d accepted, %d refused, %d held", ok, refused, count())
+	}
+	// small registrations add up: scopes are bounded by bytes
+	body := `{"scopes":["ZohoCRM.custom` + strings.Repeat("x", 900) + `.ALL"]}`
+	sent := 0
+	for i := 0; ; i++ {
+		code := jsonDoAs(t, a.Token, http.MethodPost, a.Control+"/scopes", body, &e)
+		if code == http.StatusTooManyRequests {
+			if !strings.Contains(e.Error, "4096 bytes of registrations") {
+				t.Fatalf("the refusal %q does not name the cap", e.Error)
+			}
+			break
+		}
+		if code != http.StatusOK || i > 10 {
+			t.Fatalf("scopes %d: HTTP %d after %d bytes", i+1, code, sent)
+		}
+		sent += len(body)
+	}
+	if sent == 0 || sent > 4096 {
+		t.Fatalf("%d bytes of scopes accepted under a 4096-byte cap", sent)
+	}
+	// codes count: an authorization past the cap is refused
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	q := url.Values{"client_id": {"1000.SHAREDCLIENT000000000000000000"}, "response_type": {"code"},
+		"redirect_uri": {"https://www.example.com/cb"}, "scope": {"ZohoCRM.users.ALL"}}
+	for i, want := range []int{http.StatusFound, http.StatusFound, http.StatusTooManyRequests} {
+		resp, err := hc.Get(a.URL + "/accounts.zoho.com/oauth/v2/auth?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("authorization %d under a cap of 2 codes: HTTP %d, want %d", i+1, resp.StatusCode, want)
+		}
 	}
 }
 
