@@ -74,7 +74,7 @@ ginkgo: ## the Ginkgo suites, in parallel and in random order; the conformance s
 	ZCONFORM_OUT=$$(mktemp -d) $(GINKGO) -r -p --randomize-all --fail-on-pending --fail-on-empty --keep-going $(if $(CI),--no-color)
 	ZCONFORM_OUT=$$(mktemp -d) ZCONFORM_PROFILE=accounts-2025 $(GINKGO) -p --randomize-all --fail-on-empty $(if $(CI),--no-color) ./suites/conformance
 
-mutation: ## mutation testing of the fake's rule code with the conformance suite as the only oracle (tens of minutes; not in CI)
+mutation: ## mutation testing of the fake's rule code with the conformance suite as the only oracle (about 10 minutes on 2 cores; not in CI)
 	scripts/mutation/run
 
 fake: ## serve the fake on $(ADDR) (override: make fake ADDR=127.0.0.1:9000 SEED=seed.yaml)
