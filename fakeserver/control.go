@@ -156,6 +156,9 @@ func readBody(w http.ResponseWriter, r *http.Request) bool {
 func (s *Server) controlAllowed(r *http.Request) (string, int) {
 	if tok := s.opts.controlToken; tok != "" {
 		if !bearerIs(r, tok) && (s.opts.adminToken == "" || !bearerIs(r, s.opts.adminToken)) {
+			if s.opts.tenant != "" {
+				return "this run's control API needs its token: send Authorization: Bearer <token>, the token its creation (POST /_zconform/v1/tenants) answered", http.StatusUnauthorized
+			}
 			return "the control API needs the configured token: send Authorization: Bearer <token>", http.StatusUnauthorized
 		}
 		return "", 0

@@ -323,7 +323,7 @@ func (ts *Tenants) control(w http.ResponseWriter, r *http.Request) {
 		}
 	case p == controlPrefix+"/tenants" && r.Method == http.MethodGet:
 		if !ts.admin(r) {
-			writeJSON(w, http.StatusUnauthorized, controlError{Error: "listing the runs needs the admin token (Authorization: Bearer <token> of zconform fake -tenants -token)"})
+			writeJSON(w, http.StatusUnauthorized, controlError{Error: "listing the runs needs the admin token: send Authorization: Bearer <token>, the $ZCONFORM_CONTROL_TOKEN zconform fake -tenants was started with"})
 			return
 		}
 		ts.mu.RLock()

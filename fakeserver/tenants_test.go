@@ -218,7 +218,8 @@ func TestTenantsCapabilities(t *testing.T) {
 		{b.Token, http.MethodPost, "/faults", `{"kind":"reset"}`},
 		{"not-a-token", http.MethodGet, "/requests", ""},
 	} {
-		if code := jsonDoAs(t, c.token, c.method, a.Control+c.path, c.body, &e); code != http.StatusUnauthorized || strings.Contains(e.Error, "0123456789abcdef") {
+		if code := jsonDoAs(t, c.token, c.method, a.Control+c.path, c.body, &e); code != http.StatusUnauthorized || strings.Contains(e.Error, "0123456789abcdef") ||
+			!strings.Contains(e.Error, "the token its creation (POST /_zconform/v1/tenants) answered") {
 			t.Errorf("%s %s on A with token %.6q: HTTP %d %q", c.method, c.path, c.token, code, e.Error)
 		}
 	}
@@ -233,8 +234,8 @@ func TestTenantsCapabilities(t *testing.T) {
 	if code := jsonDoAs(t, b.Token, http.MethodDelete, ts.URL+"/_zconform/v1/tenants/"+a.ID, "", &e); code != http.StatusNotFound {
 		t.Fatalf("B releasing A: HTTP %d", code)
 	}
-	if code := jsonDo(t, http.MethodGet, ts.URL+"/_zconform/v1/tenants", "", &e); code != http.StatusUnauthorized {
-		t.Fatalf("listing without the admin token: HTTP %d", code)
+	if code := jsonDo(t, http.MethodGet, ts.URL+"/_zconform/v1/tenants", "", &e); code != http.StatusUnauthorized || !strings.Contains(e.Error, "$ZCONFORM_CONTROL_TOKEN") {
+		t.Fatalf("listing without the admin token: HTTP %d %q", code, e.Error)
 	}
 	// the OAuth endpoints need no token
 	if q := authorizeIn(t, a.URL); q.Get("code") == "" {
