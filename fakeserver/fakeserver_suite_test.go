@@ -12,9 +12,14 @@ import (
 	"github.com/zconform/zconform/fixtures/zoho"
 )
 
+// TestFakeserverSuite runs the fake's specs in random order, failing on a
+// pending spec (go test runs it once; make test needs no ginkgo -r).
 func TestFakeserverSuite(t *testing.T) {
 	RegisterFailHandler(Fail)
-	RunSpecs(t, "fakeserver")
+	suiteConfig, reporterConfig := GinkgoConfiguration()
+	suiteConfig.RandomizeAllSpecs = true
+	suiteConfig.FailOnPending = true
+	RunSpecs(t, "fakeserver", suiteConfig, reporterConfig)
 }
 
 // seedCheck runs the documented behaviour of one seed ID against a fresh

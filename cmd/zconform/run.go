@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -19,23 +18,28 @@ import (
 	"github.com/zconform/zconform/fixtures/zoho"
 	"github.com/zconform/zconform/internal/procgroup"
 	"github.com/zconform/zconform/reports"
+	"github.com/zconform/zconform/suites/conformance"
 	"github.com/zconform/zconform/suites/target"
 )
 
-// suitePackage is the conformance suite, built as a go test -c binary.
+// suitePackage is the conformance suite, built as a go test -c binary for
+// a parallel run (-procs above 1, with the ginkgo CLI of a checkout).
 const suitePackage = "./suites/conformance"
 
-// runRun builds the conformance suite (unless -suite names a prebuilt one),
-// runs it against the bundled fake, and prints where the reports are and a
-// one-line verdict, with the failing case IDs on the last lines.
+// runRun runs the conformance suite against the bundled fake or a target
+// file's endpoint, and prints where the reports are and a one-line
+// verdict, with the failing case IDs on the last lines. By default the
+// suite is the one compiled into this binary, run in one process (the
+// fastest on small machines): no Go toolchain, no checkout.
 func runRun(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("zconform run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	profile := fs.String("profile", "", "the limit profile to expect: kaizen4 or accounts-2025 (default: the target file's, else kaizen4)")
 	labels := fs.String("label-filter", "", `Ginkgo label filter, e.g. "seed: containsAny {K4-NOTE-7}" or "!destructive"`)
 	out := fs.String("out", "out", "folder for the reports")
-	procs := fs.Int("procs", runtime.NumCPU(), "parallel Ginkgo processes (1 runs serially without the ginkgo CLI)")
-	suite := fs.String("suite", "", "a prebuilt conformance suite (go test -c -o conformance.test ./suites/conformance); default: build it")
+	procs := fs.Int("procs", 1, "parallel Ginkgo processes; above 1 builds the suite with go test -c and runs it with the ginkgo CLI of the zconform checkout (the suite takes about a second in one process)")
+	suite := fs.String("suite", "", "a prebuilt conformance suite (go test -c -o conformance.test ./suites/conformance) to run instead of the one compiled in")
+	progressFlag := fs.Bool("progress", isTerminal(stderr), "print a line per case as it ends, with its time (default: when stderr is a terminal)")
 	verbose := fs.Bool("v", false, "verbose Ginkgo output")
 	targetFile := fs.String("target", "", "a target file (YAML): run against that real endpoint instead of the fake (serially)")
 	slow := fs.Bool("slow", false, "with -target: include the cases that wait for real (a grant's minute, an access token's hour)")
@@ -56,6 +60,15 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "zconform run: unexpected argument %q (flags only)\n", fs.Arg(0))
+		return 2
+	}
+	// A label filter that does not parse, or selects nothing, is said
+	// first: a run of no case is not a pass.
+	if n, err := conformance.Matching(*labels); err != nil {
+		fmt.Fprintf(stderr, "zconform run: -label-filter %q does not parse: %v\n", *labels, firstLine(err.Error()))
+		return 2
+	} else if n == 0 {
+		fmt.Fprintf(stderr, "zconform run: -label-filter %q matches none of the %d cases: `zconform catalogue` lists the cases and their labels\n", *labels, len(fixtures.Load().Cases))
 		return 2
 	}
 	if *profile != "" {
@@ -124,6 +137,12 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "zconform run: -grace must be positive")
 		return 2
 	}
+	if *suite != "" {
+		if _, err := os.Stat(*suite); err != nil {
+			fmt.Fprintf(stderr, "zconform run: -suite: %v\n", err)
+			return 2
+		}
+	}
 	// Say before the run when the fake is off its contract: the cases its
 	// difference touches will fail, and the reports say why.
 	if *targetFile == "" {
@@ -163,72 +182,73 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	results := filepath.Join(outDir, reports.ResultsFile)
 	_ = os.Remove(results) // a crashed or stopped run must not leave the last verdict behind
 
-	root, rootErr := moduleRoot()
-	bin := *suite
-	if bin == "" {
-		if rootErr != nil {
-			fmt.Fprintf(stderr, "zconform run: %v\n", rootErr)
-			return 1
-		}
-		bin = filepath.Join(root, "bin", "conformance.test")
-		build := exec.Command("go", "test", "-c", "-o", bin, suitePackage)
-		build.Dir, build.Stdout, build.Stderr = root, stderr, stderr
-		procgroup.Own(build)
-		if err := build.Start(); err != nil {
-			fmt.Fprintf(stderr, "zconform run: building the suite failed: %v\n", err)
-			return 1
-		}
-		done := make(chan error, 1)
-		go func() { done <- build.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				fmt.Fprintf(stderr, "zconform run: building the suite failed: %v\n", err)
-				return 1
-			}
-		case sig := <-stop:
-			// a build has nothing to clean up
-			procgroup.Kill(build)
-			<-done
-			it.sig, it.phase = sig, "while the suite was being built"
-			return it.finish(stdout, stderr)
-		}
-	} else if _, err := os.Stat(bin); err != nil {
-		fmt.Fprintf(stderr, "zconform run: -suite: %v\n", err)
-		return 2
-	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		fmt.Fprintf(stderr, "zconform run: cannot create the report folder: %v\n", err)
 		return 1
 	}
-
+	var suiteArgs []string
+	if *labels != "" {
+		suiteArgs = append(suiteArgs, "-ginkgo.label-filter="+*labels)
+	}
+	if *verbose {
+		suiteArgs = append(suiteArgs, "-ginkgo.v")
+	}
+	if os.Getenv("CI") != "" || !isTerminal(stdout) {
+		suiteArgs = append(suiteArgs, "-ginkgo.no-color")
+	}
 	var cmd *exec.Cmd
-	if *procs > 1 {
-		if rootErr != nil {
-			fmt.Fprintf(stderr, "zconform run: -procs %d needs the ginkgo CLI of the zconform checkout (%v); use -procs 1\n", *procs, rootErr)
+	switch {
+	case *procs > 1:
+		// in parallel: Ginkgo's CLI is the server of its processes, and it
+		// runs a go test -c binary
+		root, err := moduleRoot()
+		if err != nil {
+			fmt.Fprintf(stderr, "zconform run: -procs %d needs the ginkgo CLI of the zconform checkout (%v); without it, run with -procs 1 (the default)\n", *procs, err)
 			return 2
 		}
+		bin := *suite
+		if bin == "" {
+			bin = filepath.Join(root, "bin", "conformance.test")
+			fmt.Fprintf(stderr, "zconform run: building the conformance suite for %d processes (go test -c; a first build compiles every package and can take a minute)\n", *procs)
+			build := exec.Command("go", "test", "-c", "-o", bin, suitePackage)
+			build.Dir, build.Stdout, build.Stderr = root, stderr, stderr
+			procgroup.Own(build)
+			if err := build.Start(); err != nil {
+				fmt.Fprintf(stderr, "zconform run: building the suite failed: %v\n", err)
+				return 1
+			}
+			done := make(chan error, 1)
+			go func() { done <- build.Wait() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					fmt.Fprintf(stderr, "zconform run: building the suite failed: %v\n", err)
+					return 1
+				}
+			case sig := <-stop:
+				// a build has nothing to clean up
+				procgroup.Kill(build)
+				<-done
+				it.sig, it.phase = sig, "while the suite was being built"
+				return it.finish(stdout, stderr)
+			}
+		}
 		a := []string{"tool", "ginkgo", "run", "--procs", fmt.Sprint(*procs)}
-		if *labels != "" {
-			a = append(a, "--label-filter", *labels)
-		}
-		if *verbose {
-			a = append(a, "-v")
-		}
-		if os.Getenv("CI") != "" {
-			a = append(a, "--no-color")
+		for _, f := range suiteArgs {
+			a = append(a, "--"+strings.TrimPrefix(f, "-ginkgo."))
 		}
 		cmd = exec.Command("go", append(a, bin)...)
 		cmd.Dir = root
-	} else {
-		a := []string{}
-		if *labels != "" {
-			a = append(a, "-ginkgo.label-filter="+*labels)
+	case *suite != "":
+		cmd = exec.Command(*suite, suiteArgs...)
+	default:
+		// the suite compiled into this binary, in one process
+		self, err := os.Executable()
+		if err != nil {
+			fmt.Fprintf(stderr, "zconform run: cannot find its own executable to run the suite: %v\n", err)
+			return 1
 		}
-		if *verbose {
-			a = append(a, "-ginkgo.v")
-		}
-		cmd = exec.Command(bin, a...)
+		cmd = exec.Command(self, append([]string{suiteCommand}, suiteArgs...)...)
 	}
 	cleanup, err := os.CreateTemp("", "zconform-cleanup-*.json")
 	if err != nil {
@@ -244,6 +264,13 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		target.EnvTarget+"="+*targetFile, target.EnvSlow+"="+flag01(*slow), target.EnvDestructive+"="+flag01(*destructive),
 		reports.EnvDeviations+"="+*deviations, target.EnvCleanupReport+"="+it.cleanup)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if *progressFlag && *procs == 1 {
+		// the progress lines replace Ginkgo's line of dots
+		cmd.Env = append(cmd.Env, conformance.EnvProgress+"=1")
+		filter := &dotLineFilter{w: stdout}
+		defer filter.Flush()
+		cmd.Stdout = filter
+	}
 	// The suite runs in a process group of its own: a terminal's Ctrl-C
 	// reaches zconform alone, which forwards it once, to the whole group
 	// (the ginkgo CLI and its processes too), as the terminal would have.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -124,6 +125,8 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		{[]string{"run", "-fake-limits", "{grant_lifetime: -1s}"}, "grant_lifetime must be positive"},
 		{[]string{"run", "-target", "t.yaml", "-fake-limits", "{grant_lifetime: 61s}"}, "apply to the bundled fake"},
 		{[]string{"run", "-grace", "0s"}, "-grace must be positive"},
+		{[]string{"run", "-label-filter", "area:registration &&"}, `-label-filter "area:registration &&" does not parse`},
+		{[]string{"run", "-label-filter", "case:NO-SUCH-CASE"}, `-label-filter "case:NO-SUCH-CASE" matches none of the`},
 	} {
 		var stdout, stderr syncBuffer
 		if code := run(c.args, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), c.want) {
@@ -149,4 +152,38 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// The progress lines replace Ginkgo's line of marks; everything else,
+// failure reports included, passes whole.
+func TestDotLineFilter(t *testing.T) {
+	var out strings.Builder
+	f := &dotLineFilter{w: &out}
+	for _, chunk := range []string{"Will run 3 of 3 specs\n", "\x1b[38;5;10m•\x1b[0m", "•SS", "\n", "------\n• [FAILED] [0.001 seconds]\n", "S•\n\nRan 3 of 3 Specs\n", "tail"} {
+		if _, err := f.Write([]byte(chunk)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Flush()
+	if want := "Will run 3 of 3 specs\n------\n• [FAILED] [0.001 seconds]\n\nRan 3 of 3 Specs\ntail"; out.String() != want {
+		t.Fatalf("filtered:\n%q\nwant:\n%q", out.String(), want)
+	}
+}
+
+func TestVersionCommand(t *testing.T) {
+	var stdout, stderr syncBuffer
+	if code := run([]string{"--version"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "catalogue:    "+fixtures.CatalogueDigest()) {
+		t.Fatalf("--version: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	stdout = syncBuffer{}
+	var id struct {
+		Version, Commit, Go, Catalogue string
+		Cases                          int
+	}
+	if code := run([]string{"version", "-json"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("version -json: exit %d %s", code, stderr.String())
+	}
+	if err := json.Unmarshal([]byte(stdout.String()), &id); err != nil || id.Catalogue != fixtures.CatalogueDigest() || id.Cases != len(fixtures.Load().Cases) || id.Go == "" {
+		t.Fatalf("version -json: %+v %v\n%s", id, err, stdout.String())
+	}
 }
