@@ -4,10 +4,19 @@
 
 GO       ?= go
 GINKGO   := $(GO) tool ginkgo
-# the commit the run was built from, for reports and certificates (go run
-# and -buildvcs=false stamp none)
+# the commit and version the binary was built from, for reports and
+# certificates (go run and -buildvcs=false stamp none); VERSION is the
+# nearest v* tag (git describe), or set it: make release VERSION=v0.2.0
 COMMIT   := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git status --porcelain 2>/dev/null | grep -q . && echo -dirty)
-LDFLAGS  := $(if $(COMMIT),-ldflags '-X github.com/zconform/zconform/internal/version.commit=$(COMMIT)')
+VERSION  ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null)
+VPKG     := github.com/zconform/zconform/internal/version
+LDFLAGS  := -ldflags '$(if $(COMMIT),-X $(VPKG).commit=$(COMMIT)) $(if $(VERSION),-X $(VPKG).version=$(VERSION))'
+# the npm packages of the Node checks and adapters: installed again only
+# when a lock file changed
+NPM_DIRS := $(NODESDK) reports/testdata/xsd certify/adapters/nodesdk certify/adapters/tssdk certify/adapters/simpleoauth2
+NPM_STAMPS := $(addsuffix /node_modules/.zconform-installed,$(NPM_DIRS))
+# Debian packages the Python adapter and example tests need
+DEBS     := python3-requests-oauthlib python3-pytest
 NODESDK  := fakeserver/testdata/nodesdk
 ADDR     ?= 127.0.0.1:8080
 FUZZTIME ?= 10s
@@ -19,7 +28,7 @@ FUZZ_TARGETS := \
 	fakeserver:FuzzTokenEndpoint fakeserver:FuzzAuthorizeEndpoint fakeserver:FuzzControlAPI fakeserver:FuzzSeedFile \
 	fixtures:FuzzCatalogueParse suites/target:FuzzTargetFile reports:FuzzDeviations
 
-.PHONY: conformance certify test deps vet fmt-check unit ginkgo fake bench catalogue help fuzz mutation
+.PHONY: conformance certify test deps vet fmt-check unit profiles ginkgo fake bench catalogue help fuzz mutation release zconform
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -27,35 +36,42 @@ help: ## list the targets
 # conformance and certify build bin/zconform and exec it, so that a SIGINT or
 # SIGTERM reaches zconform itself (go run would not pass a SIGTERM on) and it
 # can revoke what the run created before it stops.
-conformance: ## the main job: the whole catalogue against the bundled fake; reports in out/ (PROFILE=, LABELS=, OUT=)
-	$(GO) build $(LDFLAGS) -o bin/zconform ./cmd/zconform && exec bin/zconform run $(if $(PROFILE),-profile $(PROFILE)) $(if $(LABELS),-label-filter '$(LABELS)') $(if $(OUT),-out $(OUT))
+conformance: zconform ## the main job: the whole catalogue against the bundled fake; reports in out/ (PROFILE=, LABELS=, OUT=)
+	exec bin/zconform run $(if $(PROFILE),-profile $(PROFILE)) $(if $(LABELS),-label-filter '$(LABELS)') $(if $(OUT),-out $(OUT))
 
-certify: ## certify an integration against the fake (ADAPTER=go:careful|go:oauth2|node-sdk|ts-sdk|simple-oauth2|python-requests-oauthlib|python-stdlib|cmd CMD=…)
-	$(GO) build $(LDFLAGS) -o bin/zconform ./cmd/zconform && exec bin/zconform certify -adapter $(or $(ADAPTER),go:careful) $(if $(CMD),-cmd '$(CMD)')
+certify: zconform ## certify an integration against the fake (ADAPTER=go:careful|go:oauth2|node-sdk|ts-sdk|simple-oauth2|python-requests-oauthlib|python-stdlib|cmd CMD=…)
+	exec bin/zconform certify -adapter $(or $(ADAPTER),go:careful) $(if $(CMD),-cmd '$(CMD)')
+
+zconform: ## build bin/zconform (the one binary: run, certify, fake, diff, catalogue, version)
+	@[ -x bin/zconform ] || echo "building bin/zconform: a first build downloads the Go modules and compiles every package (about a minute on 2 cores)" >&2
+	$(GO) build $(LDFLAGS) -o bin/zconform ./cmd/zconform
+
+release: ## release archives for linux/darwin/windows on amd64/arm64 with SHA256SUMS in dist/ (VERSION=v0.2.0; offline)
+	@[ -n "$(VERSION)" ] || { echo "make release needs VERSION=vX.Y.Z (or a v* tag on HEAD)"; exit 2; }
+	$(GO) run ./scripts/release -version $(VERSION) -commit $(COMMIT) -out dist
 
 catalogue: ## list the catalogue's cases
 	$(GO) run ./cmd/zconform catalogue
 
-test: deps fmt-check vet unit ginkgo ## the project's tests: gofmt, go vet, go test -race, Ginkgo suites in parallel
+test: deps fmt-check vet unit profiles ## the project's tests: gofmt, go vet, go test -race (each test once), the conformance suite under the second profile
 
-deps: ## fetch Go modules, the npm packages of the Node checks and adapters, and Debian's python3-requests-oauthlib
+deps: $(NPM_STAMPS) ## fetch Go modules, the npm packages of the Node checks and adapters (when their lock files changed), Debian's python3-requests-oauthlib and python3-pytest
 	$(GO) mod download
-	@if ! /usr/bin/python3 -c 'import requests_oauthlib' >/dev/null 2>&1; then \
+	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
 		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-			echo "installing Debian's python3-requests-oauthlib (for the requests-oauthlib adapter)"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-requests-oauthlib >/dev/null; \
+			echo "installing Debian's" $$missing "(for the Python adapter and example tests)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 		else \
-			echo "python3-requests-oauthlib is missing and apt-get cannot run here: its adapter's test will skip (install it with apt-get as root)"; \
+			echo "Debian's" $$missing "missing and apt-get cannot run here: the tests that need them skip (install them with apt-get as root)"; \
 		fi; \
 	fi
+
+%/node_modules/.zconform-installed: %/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
-		npm ci --prefix $(NODESDK) --no-audit --no-fund --loglevel=error && \
-		npm ci --prefix reports/testdata/xsd --no-audit --no-fund --loglevel=error && \
-		npm ci --prefix certify/adapters/nodesdk --no-audit --no-fund --loglevel=error && \
-		npm ci --prefix certify/adapters/tssdk --no-audit --no-fund --loglevel=error && \
-		npm ci --prefix certify/adapters/simpleoauth2 --no-audit --no-fund --loglevel=error; \
+		npm ci --prefix $* --no-audit --no-fund --loglevel=error && touch $@; \
 	else \
-		echo "npm not found: the Node SDK test will fail; install Node.js, or set ZCONFORM_SKIP_NODE=1 to skip it"; \
+		echo "npm not found: the Node tests in $* will fail; install Node.js, or set ZCONFORM_SKIP_NODE=1 to skip them"; \
 	fi
 
 fmt-check: ## fail if gofmt would change a file
@@ -66,13 +82,16 @@ vet: ## go vet
 	$(GO) vet ./...
 
 # The tests' own conformance reports go to a scratch folder: never over a
-# user's out/.
+# user's out/. Each test runs once: go test runs the Ginkgo suites too (in
+# random order, failing on pending specs).
 unit: ## go test -race over every package
 	ZCONFORM_OUT=$$(mktemp -d) $(GO) test -race -count=1 ./...
 
-ginkgo: ## the Ginkgo suites, in parallel and in random order; the conformance suite under both profiles
+profiles: ## the conformance suite against the fake under the second profile (accounts-2025)
+	ZCONFORM_OUT=$$(mktemp -d) ZCONFORM_PROFILE=accounts-2025 $(GO) test -race -count=1 ./suites/conformance
+
+ginkgo: ## (not in make test) the Ginkgo suites with the ginkgo CLI, in parallel and in random order
 	ZCONFORM_OUT=$$(mktemp -d) $(GINKGO) -r -p --randomize-all --fail-on-pending --fail-on-empty --keep-going $(if $(CI),--no-color)
-	ZCONFORM_OUT=$$(mktemp -d) ZCONFORM_PROFILE=accounts-2025 $(GINKGO) -p --randomize-all --fail-on-empty $(if $(CI),--no-color) ./suites/conformance
 
 mutation: ## mutation testing of the fake's rule code with the conformance suite as the only oracle (about 10 minutes on 2 cores; not in CI)
 	scripts/mutation/run
