@@ -51,7 +51,10 @@ func FromReport(report types.Report, run RunMeta) Results {
 	if r.Run.Started.IsZero() {
 		r.Run.Started = report.StartTime
 	}
-	r.Run.Target, r.Run.Profile, r.Run.LabelFilter, r.Run.OffContract = clean(r.Run.Target), clean(r.Run.Profile), clean(r.Run.LabelFilter), clean(r.Run.OffContract)
+	r.Run = cleanRun(r.Run)
+	if t := report.PreRunStats.TotalSpecs; t > 0 {
+		r.Selection = &Selection{Specs: t, Matched: report.PreRunStats.SpecsThatWillRun}
+	}
 
 	for _, sr := range report.SpecReports {
 		meta, fromLabels, ok := caseMetaOf(sr, r.Run)

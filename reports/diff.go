@@ -39,7 +39,8 @@ import (
 // changes of cases that did not fail in both runs, outcome changes among
 // passed, deviated and skipped, and failed → deviated or skipped. Runs set
 // up differently (target, expected profile, label filter, deviations
-// file) are listed in Setup but are no regression in themselves.
+// file, the fake's breaks, the catalogue) are listed in Setup but are no
+// regression in themselves.
 type Differences struct {
 	Old RunSummary `json:"old"`
 	New RunSummary `json:"new"`
@@ -82,7 +83,9 @@ type RunSummary struct {
 
 // SetupChange is a way the two runs were set up differently.
 type SetupChange struct {
-	// What is "target", "profile", "label filter" or "deviations".
+	// What is "target", "profile", "label filter", "deviations", "fake
+	// breaks" or "catalogue" (the digest of the cases and contract the
+	// build judged by, when both runs recorded one).
 	What string `json:"what"`
 	Old  string `json:"old"`
 	New  string `json:"new"`
@@ -118,10 +121,15 @@ func Diff(old, new Results) Differences {
 		{"profile", old.Run.Profile, new.Run.Profile},
 		{"label filter", old.Run.LabelFilter, new.Run.LabelFilter},
 		{"deviations", d.Old.Deviations, d.New.Deviations},
+		{"fake breaks", strings.Join(old.Run.Breaks, ", "), strings.Join(new.Run.Breaks, ", ")},
 	} {
 		if s.Old != s.New {
 			d.Setup = append(d.Setup, s)
 		}
+	}
+	// A run recorded before builds were is not a change of catalogue.
+	if o, n := old.Run.Build.Catalogue, new.Run.Build.Catalogue; o != "" && n != "" && o != n {
+		d.Setup = append(d.Setup, SetupChange{"catalogue", o, n})
 	}
 
 	// Pair the cases: by ID, or by ID and DC for an ID that is not unique.
@@ -378,6 +386,9 @@ func (d Differences) Text() string {
 			}
 			if s.What == "target" {
 				p("    the runs ran against different targets\n")
+			}
+			if s.What == "catalogue" {
+				p("    the runs judged by different catalogues or contracts\n")
 			}
 		}
 	}

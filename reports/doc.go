@@ -13,7 +13,9 @@
 //	files, err := reports.Write(dir, report, reports.RunMeta{...})
 //
 // and `zconform run` prints Results.Verdict and Results.Failed, reading
-// results.json back with ReadResults when it needs to.
+// results.json back with ReadResults when it needs to. RunMeta.Breaks
+// comes from BreaksFromEnv; RunMeta.Build is filled in by this package
+// (CurrentBuild) whatever the caller passes.
 //
 // Results built by hand (`zconform certify` builds one from its scenario
 // verdicts) are written with
@@ -40,38 +42,46 @@
 // RunFailure. So is each of Ginkgo's special reasons when it reports the
 // suite as failed (interrupted, timed out, --fail-on-pending, ...). Any
 // failed case or run failure fails the run; a run with no case fails too.
+// When no case ran because the run's filters matched none
+// (Results.NoCaseMatched, from Ginkgo's PreRunStats), the verdict says
+// "NO CASES: the label filter '…' matched none of the N cases".
 //
 // # The files
 //
 // junit.xml: <testsuites> holding one <testsuite name="zconform
-// conformance"> with tests, failures, errors, skipped, time and timestamp,
-// and suite <properties> target, profile, label_filter, started and
-// verdict. One <testcase> per case, name "<ID>: <title>", classname the
+// conformance"> with tests, failures, errors, skipped, time and timestamp.
+// The file validates, as written, against jenkins-junit.xsd (a copy with
+// its MIT notice is testdata/jenkins-junit.xsd), which allows
+// <properties> on the testsuite only. Suite <properties>: target, profile,
+// label_filter, started, verdict, the build that wrote the file
+// (zconform_version, zconform_commit, go_version, catalogue_digest), and
+// when they apply breaks (the rules the fake broke, comma-separated),
+// no_cases ("true" when the filters matched no case), off_contract and
+// deviations. The suite's <system-out> says the same as "key: value"
+// lines. One <testcase> per case, name "<ID>: <title>", classname the
 // area, status passed|failed|skipped|deviated, time in seconds, with
 //
-//   - <properties>: case, seeds (all seed IDs, comma-separated, no spaces),
-//     area, basis, needs (comma-separated, only when the case has needs),
-//     target, dc, profile, catalogue ("file:line", when known);
 //   - <skipped>reason</skipped> for a skipped case (jenkins-junit.xsd
 //     allows no attributes on skipped);
 //   - <failure message="the whole failure message" type="failed|panicked|
 //     timedout|interrupted|aborted"> whose text is the message, then where
 //     it failed and the catalogue row;
-//   - <system-out>: the same metadata and outcome as "key: value" lines
-//     (case, title, seeds, area, basis, needs, target, dc, profile,
-//     catalogue, outcome, skip reason or failure, observed, duration), for
-//     readers that drop properties;
+//   - <system-out>: the case's metadata and outcome as "key: value" lines,
+//     the metadata first: case, title, seeds (", "-separated), area,
+//     basis, needs, target, dc, profile, catalogue ("file:line"), then
+//     outcome, skip reason or failure, observed, the deviations file's
+//     entry (deviation, deviation link, ..., no longer deviates) and
+//     duration; a field without a value gets no line. Jenkins, GitLab and
+//     the GitHub test reporters show it with the case; results.json holds
+//     the same fields;
 //   - <system-err>: the failed spec's captured output;
 //   - for a case that deviated as the run's deviations file says: no
-//     <failure>, a property deviation (reason and link); a listed case that
-//     passed gets no_longer_deviates=true.
+//     <failure>, and the deviation in its system-out.
 //
 // Then one <testcase classname="setup"> with an <error> per run failure,
 // named "[BeforeSuite]", "[It] text" or "[suite] reason". So tests = cases +
 // run failures, failures = failed cases, errors = run failures. Texts are
-// CDATA. Per-testcase <properties> are the one departure from
-// jenkins-junit.xsd (its testcase has none); Ginkgo (>= 2.33), Surefire 3,
-// GitLab and Testmo read them.
+// CDATA.
 //
 // ginkgo.json: Ginkgo's own JSON report (what --json-report writes: an
 // array of one types.Report), redacted.
@@ -80,8 +90,9 @@
 // are strings such as "1.5s".
 //
 // summary.md and summary.html: the certification summary. A header (target,
-// profile, date, verdict, cases by outcome, cases resting on an
-// assumption, seed IDs covered), the coverage table grouped by the
+// profile, date, verdict, the fake's breaks, cases by outcome, cases
+// resting on an assumption, seed IDs covered, the zconform build and the
+// catalogue digest), the coverage table grouped by the
 // sections of the Kaizen #4 post in the post's order, one row per seed ID
 // and case (every seed ID of zoho.Seeds, "no case run" when none covered
 // it; cases citing other seed IDs, or none, in two more groups), then the
@@ -97,8 +108,10 @@
 // scenarios (passed, failed, or skipped for "not applicable") and the
 // reports read as a certificate. The summaries are titled "zconform
 // integration certificate"; their header names the integration, its
-// version and the adapter instead of the target, and counts "N scenarios:
-// P pass, F fail, A not applicable"; the coverage table marks pass, fail,
+// version and the adapter instead of the target, the build that judged
+// ("Judged by": Certificate.Zconform, else the build's version, commit and
+// Go) and the catalogue digest, and counts "N scenarios: P pass, F fail,
+// A not applicable"; the coverage table marks pass, fail,
 // not applicable and "no scenario", and groups the scenarios without a
 // seed ID (faults on the wire) under "Faults on the wire and other rules";
 // "Failed scenarios" show each message (the reason, then the evidence) in

@@ -19,13 +19,17 @@ const JUnitCertificationSuiteName = "zconform certification"
 // CertificationClass is the classname of a certificate's testcases.
 const CertificationClass = "certification"
 
-// JUnit property names. Suite-level: PropTarget, PropProfile,
-// PropLabelFilter, PropStarted, PropVerdict, PropDeviations (only with a
-// deviations file), PropIntegration, PropVersion and PropAdapter (only
-// for a certificate). Per testcase: PropCase, PropSeeds, PropArea,
-// PropBasis, PropNeeds (only when the case has needs), PropTarget, PropDC,
-// PropProfile, PropCatalogue (only when known), PropDeviation and
-// PropNoLongerDeviates (only for a case the deviations file lists).
+// JUnit suite property names (jenkins-junit.xsd allows <properties> on
+// the <testsuite> only). Always: PropTarget, PropProfile, PropLabelFilter,
+// PropStarted, PropVerdict and the build's PropZconformVersion,
+// PropZconformCommit, PropGoVersion and PropCatalogue. When they apply:
+// PropBreaks, PropOffContract, PropDeviations, PropNoCases; for a
+// certificate PropIntegration, PropVersion, PropAdapter, PropZconform,
+// PropScenarioSet and PropFake.
+//
+// A testcase's own metadata (case, seeds, area, basis, needs, target, dc,
+// profile, catalogue row, deviation) is in its <system-out>, as "key:
+// value" lines, and in results.json.
 const (
 	PropTarget      = "target"
 	PropProfile     = "profile"
@@ -38,27 +42,23 @@ const (
 	// PropOffContract says how the target is configured apart from the
 	// contract (only when it is).
 	PropOffContract = "off_contract"
-	PropStarted     = "started"
-	PropVerdict     = "verdict"
-	PropCase        = "case"
-	// PropSeeds holds all the case's seed IDs, comma-separated without
-	// spaces ("K4-TOKEN-CODE-b,K4-NOTE-3"): one property, because many
-	// JUnit readers keep properties in a map and would keep one seed only.
-	PropSeeds     = "seeds"
-	PropArea      = "area"
-	PropBasis     = "basis"
-	PropNeeds     = "needs"
-	PropDC        = "dc"
-	PropCatalogue = "catalogue"
+	// PropBreaks lists the rules the fake broke (RunMeta.Breaks),
+	// comma-separated without spaces (only when it broke any).
+	PropBreaks  = "breaks"
+	PropStarted = "started"
+	PropVerdict = "verdict"
+	// PropNoCases is "true" when the run's filters matched no case
+	// (Results.NoCaseMatched).
+	PropNoCases = "no_cases"
+	// PropZconformVersion, PropZconformCommit, PropGoVersion and
+	// PropCatalogue are the build that wrote the report (RunMeta.Build).
+	PropZconformVersion = "zconform_version"
+	PropZconformCommit  = "zconform_commit"
+	PropGoVersion       = "go_version"
+	PropCatalogue       = "catalogue_digest"
 	// PropDeviations is the run's deviations file: "path (target T, N
 	// entries)".
 	PropDeviations = "deviations"
-	// PropDeviation is the deviations file's entry for the case: its
-	// reason, then its link in parentheses.
-	PropDeviation = "deviation"
-	// PropNoLongerDeviates is "true" on a passed case that the deviations
-	// file lists as deviating.
-	PropNoLongerDeviates = "no_longer_deviates"
 	// PropIntegration, PropVersion and PropAdapter are a certificate's
 	// Certificate fields.
 	PropIntegration = "integration"
@@ -103,14 +103,13 @@ type junitProperty struct {
 }
 
 // junitTestCase's field order is the element order of jenkins-junit.xsd
-// (skipped, error, failure, system-out, system-err), after the per-case
-// properties, which that schema does not know.
+// (skipped, error, failure, system-out, system-err). That schema has no
+// per-testcase <properties>: a case's metadata goes in its system-out.
 type junitTestCase struct {
-	Name       string           `xml:"name,attr"`
-	Classname  string           `xml:"classname,attr"`
-	Time       string           `xml:"time,attr"`
-	Status     string           `xml:"status,attr"`
-	Properties *junitProperties `xml:"properties,omitempty"`
+	Name      string `xml:"name,attr"`
+	Classname string `xml:"classname,attr"`
+	Time      string `xml:"time,attr"`
+	Status    string `xml:"status,attr"`
 	// Skipped is a plain string element: the schema allows no attributes.
 	Skipped   *junitText     `xml:"skipped,omitempty"`
 	Errors    []junitProblem `xml:"error"`
@@ -153,9 +152,19 @@ func junitXML(r Results) ([]byte, error) {
 			{PropLabelFilter, r.Run.LabelFilter},
 			{PropStarted, timestamp(r.Run.Started)},
 			{PropVerdict, r.Verdict()},
+			{PropZconformVersion, r.Run.Build.Version},
+			{PropZconformCommit, r.Run.Build.Commit},
+			{PropGoVersion, r.Run.Build.Go},
+			{PropCatalogue, r.Run.Build.Catalogue},
 		}},
 		Timestamp: timestamp(r.Run.Started),
 		SystemOut: text(runText(r)),
+	}
+	if r.NoCaseMatched() {
+		suite.Properties.Properties = append(suite.Properties.Properties, junitProperty{PropNoCases, "true"})
+	}
+	if len(r.Run.Breaks) > 0 {
+		suite.Properties.Properties = append(suite.Properties.Properties, junitProperty{PropBreaks, strings.Join(r.Run.Breaks, ",")})
 	}
 	if r.Run.OffContract != "" {
 		suite.Properties.Properties = append(suite.Properties.Properties, junitProperty{PropOffContract, r.Run.OffContract})
@@ -224,38 +233,15 @@ func junitXML(r Results) ([]byte, error) {
 }
 
 func junitCase(c CaseResult) junitTestCase {
-	props := []junitProperty{
-		{PropCase, c.ID},
-		{PropSeeds, strings.Join(c.Seeds, ",")},
-		{PropArea, c.Area},
-		{PropBasis, c.Basis},
-	}
-	if len(c.Needs) > 0 {
-		props = append(props, junitProperty{PropNeeds, strings.Join(c.Needs, ",")})
-	}
-	props = append(props,
-		junitProperty{PropTarget, c.Target},
-		junitProperty{PropDC, c.DC},
-		junitProperty{PropProfile, c.Profile})
-	if c.Catalogue != "" {
-		props = append(props, junitProperty{PropCatalogue, c.Catalogue})
-	}
-	if c.Deviation != nil {
-		props = append(props, junitProperty{PropDeviation, c.Deviation.Text()})
-	}
-	if c.NoLongerDeviates {
-		props = append(props, junitProperty{PropNoLongerDeviates, "true"})
-	}
 	// A deviated case is a passed testcase for JUnit readers (no failure,
 	// no skipped), with status "deviated" and the deviation in its
-	// properties and system-out.
+	// system-out.
 	tc := junitTestCase{
-		Name:       c.Name(),
-		Classname:  c.Area,
-		Time:       seconds(c.Duration),
-		Status:     string(c.Outcome),
-		Properties: &junitProperties{Properties: props},
-		SystemOut:  text(caseText(c)),
+		Name:      c.Name(),
+		Classname: c.Area,
+		Time:      seconds(c.Duration),
+		Status:    string(c.Outcome),
+		SystemOut: text(caseText(c)),
 	}
 	switch c.Outcome {
 	case Skipped:
@@ -281,8 +267,9 @@ func junitCase(c CaseResult) junitTestCase {
 	return tc
 }
 
-// caseText is a case's metadata and outcome as "key: value" lines, for
-// system-out and for readers that drop properties.
+// caseText is a case's metadata and outcome as "key: value" lines: the
+// testcase's system-out, which Jenkins, GitLab and the GitHub reporters
+// show with the case.
 func caseText(c CaseResult) string {
 	var b strings.Builder
 	line := func(k, v string) {
@@ -380,9 +367,11 @@ func runText(r Results) string {
 	line("target", r.Run.Target)
 	line("profile", r.Run.Profile)
 	line("label filter", r.Run.LabelFilter)
+	line("breaks", strings.Join(r.Run.Breaks, ", "))
 	if r.Run.OffContract != "" {
 		line("off contract", r.Run.OffContract)
 	}
+	line("build", r.Run.Build.String())
 	line("started", timestamp(r.Run.Started))
 	line("verdict", r.Verdict())
 	if r.Run.Deviations != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,26 +17,43 @@ import (
 	"time"
 
 	junit "github.com/joshdk/go-junit"
+	"github.com/onsi/ginkgo/v2/types"
 
+	"github.com/zconform/zconform/fixtures"
 	"github.com/zconform/zconform/fixtures/zoho"
 	"github.com/zconform/zconform/reports"
 )
 
-// jenkinsXSD is the JUnit schema the reports are checked against.
-var jenkinsXSD = filepath.Join("..", "..", "shared", "schemas", "jenkins-junit.xsd")
+// jenkinsXSD is the JUnit schema CI consumers follow, the one the reports
+// are checked against: a copy, with its MIT notice, of
+// ../shared/schemas/jenkins-junit.xsd (see TestJenkinsXSDCopy), so that
+// the check runs in any clone.
+var jenkinsXSD = filepath.Join("testdata", "jenkins-junit.xsd")
+
+// sharedJenkinsXSD is the schema the project's shared documents hold,
+// beside the repository when it is there.
+var sharedJenkinsXSD = filepath.Join("..", "..", "shared", "schemas", "jenkins-junit.xsd")
+
+// xsd validates documents against jenkinsXSD with libxml2, through
+// testdata/xsd/validate.js (the npm package xmllint-wasm: no native
+// libxml2, no network). No pure-Go XSD validator is mature enough to
+// stand in for libxml2 here.
+type xsd struct {
+	dir, schema string
+}
 
 // xsdValidator is testdata/xsd with its node_modules installed, or the test
 // fails (or skips with ZCONFORM_SKIP_NODE=1) saying how to install it.
-func xsdValidator(t *testing.T) (dir, schema string) {
+func xsdValidator(t *testing.T) xsd {
 	t.Helper()
 	schema, err := filepath.Abs(jenkinsXSD)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(schema); err != nil {
-		t.Skipf("the JUnit schema %s is absent (%v): nothing to validate against", schema, err)
+		t.Fatalf("the JUnit schema %s is missing (%v): restore it from git", schema, err)
 	}
-	dir, err = filepath.Abs(filepath.Join("testdata", "xsd"))
+	dir, err := filepath.Abs(filepath.Join("testdata", "xsd"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,24 +73,25 @@ func xsdValidator(t *testing.T) (dir, schema string) {
 	if problem != "" {
 		t.Fatalf("%s; or set ZCONFORM_SKIP_NODE=1 to skip this test", problem)
 	}
-	return dir, schema
+	return xsd{dir: dir, schema: schema}
 }
 
-// validateXSD runs libxml2's schema validation (validate.js) on doc and
-// returns its error, with libxml2's messages, when doc is invalid.
-func validateXSD(t *testing.T, dir, schema string, doc []byte) error {
+// validateFile runs libxml2's schema validation (validate.js) on the file
+// at path, as it is, and returns its error, with libxml2's messages, when
+// the file is invalid.
+func (x xsd) validateFile(t *testing.T, path string) error {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "junit.xml")
-	if err := os.WriteFile(path, doc, 0o644); err != nil {
+	path, err := filepath.Abs(path)
+	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "validate.js", schema, path)
-	cmd.Dir = dir
+	cmd := exec.CommandContext(ctx, "node", "validate.js", x.schema, path)
+	cmd.Dir = x.dir
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
+	err = cmd.Run()
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
@@ -82,6 +101,16 @@ func validateXSD(t *testing.T, dir, schema string, doc []byte) error {
 	}
 	t.Fatalf("node validate.js: %v\n%s", err, out.String())
 	return nil
+}
+
+// validate is validateFile for a document made by the test.
+func (x xsd) validate(t *testing.T, doc []byte) error {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "junit.xml")
+	if err := os.WriteFile(path, doc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return x.validateFile(t, path)
 }
 
 // rewriteXML copies an XML document token by token; edit may change or
@@ -124,60 +153,113 @@ func rewriteXML(t *testing.T, doc []byte, edit func(parents []string, el *xml.St
 	return buf.Bytes()
 }
 
-// withoutCaseProperties drops the per-testcase <properties>, which
-// jenkins-junit.xsd does not know; everything else stays.
-func withoutCaseProperties(t *testing.T, doc []byte) []byte {
-	return rewriteXML(t, doc, func(parents []string, el *xml.StartElement) bool {
-		return !(el.Name.Local == "properties" && len(parents) > 0 && parents[len(parents)-1] == "testcase")
-	})
+// The copy of the schema is the shared one, license notice and all.
+func TestJenkinsXSDCopy(t *testing.T) {
+	copied := readFile(t, jenkinsXSD)
+	for _, want := range []string{"This file available under the terms of the MIT License",
+		"Copyright (c) 2010 Thales Corporate Services SAS", `<xs:element name="testcase">`} {
+		if !bytes.Contains(copied, []byte(want)) {
+			t.Errorf("%s lacks %q", jenkinsXSD, want)
+		}
+	}
+	shared, err := os.ReadFile(sharedJenkinsXSD)
+	if errors.Is(err, fs.ErrNotExist) {
+		t.Skipf("%s is not beside the repository: nothing to compare the copy with", sharedJenkinsXSD)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(copied, shared) {
+		t.Errorf("%s differs from %s: copy the shared schema again", jenkinsXSD, sharedJenkinsXSD)
+	}
 }
 
+// The junit.xml files Write and WriteResults write validate, as written,
+// against jenkins-junit.xsd.
 func TestJUnitValidatesAgainstJenkinsXSD(t *testing.T) {
-	dir, schema := xsdValidator(t)
-	for name, report := range map[string]func() []byte{
-		"main": func() []byte { f, _ := writeMain(t); return readFile(t, f.JUnit) },
-		"passing": func() []byte {
+	x := xsdValidator(t)
+	noCase := passingReport(t)
+	noCase.SpecReports = nil
+	noCase.PreRunStats = types.PreRunStats{TotalSpecs: 3}
+	for name, write := range map[string]func() reports.Files{
+		"main": func() reports.Files { f, _ := writeMain(t); return f },
+		"passing": func() reports.Files {
 			f, _ := reports.Write(t.TempDir(), passingReport(t), testRun)
-			return readFile(t, f.JUnit)
+			return f
 		},
-		"before suite failed": func() []byte {
+		"before suite failed": func() reports.Files {
 			f, _ := reports.Write(t.TempDir(), beforeSuiteFailedReport(t), testRun)
-			return readFile(t, f.JUnit)
+			return f
 		},
+		"no case matched": func() reports.Files {
+			f, _ := reports.Write(t.TempDir(), noCase, testRun)
+			return f
+		},
+		"breaks": func() reports.Files {
+			run := testRun
+			run.Breaks = []string{"K4-TOKEN-CODE-b", "DEV-TOKEN-ERROR-HTTP-400"}
+			f, _ := reports.Write(t.TempDir(), mainReport(t), run)
+			return f
+		},
+		"certificate": func() reports.Files { f, _ := writeCert(t); return f },
+		"deviations":  func() reports.Files { return writeStaging(t) },
 	} {
 		t.Run(name, func(t *testing.T) {
-			full := report()
-			stripped := withoutCaseProperties(t, full)
-			if bytes.Count(stripped, []byte("<properties>")) != 1 {
-				t.Fatalf("stripping took the suite's properties")
-			}
-			if err := validateXSD(t, dir, schema, stripped); err != nil {
-				t.Errorf("junit.xml without per-testcase properties: %v", err)
-			}
-			if bytes.Count(full, []byte("<properties>")) == 1 {
-				// No case, so no per-testcase properties: valid as it is.
-				if err := validateXSD(t, dir, schema, full); err != nil {
-					t.Errorf("junit.xml: %v", err)
-				}
-				return
-			}
-			// The per-testcase properties are the one departure from the schema.
-			err := validateXSD(t, dir, schema, full)
-			if err == nil || !strings.Contains(err.Error(), "Element 'properties': This element is not expected") {
-				t.Fatalf("junit.xml with per-testcase properties: %v, want libxml2 to refuse only the properties", err)
-			}
-			if n := strings.Count(err.Error(), "Schemas validity error"); n != strings.Count(err.Error(), "Element 'properties'") {
-				t.Errorf("errors other than the per-testcase properties:\n%v", err)
+			f := write()
+			if err := x.validateFile(t, f.JUnit); err != nil {
+				t.Errorf("%s: %v", f.JUnit, err)
 			}
 		})
 	}
 }
 
-// The validation can fail: a testcase without a name is refused.
-func TestXSDCheckCatchesAnInvalidReport(t *testing.T) {
-	dir, schema := xsdValidator(t)
+// Without Node.js too: jenkins-junit.xsd allows <properties> on the
+// <testsuite> only, and a testcase's children in its order.
+func TestJUnitKeepsTheSchemasShape(t *testing.T) {
 	files, _ := writeMain(t)
-	doc := withoutCaseProperties(t, readFile(t, files.JUnit))
+	order := map[string]int{"skipped": 0, "error": 1, "failure": 2, "system-out": 3, "system-err": 4}
+	dec := xml.NewDecoder(bytes.NewReader(readFile(t, files.JUnit)))
+	var parents []string
+	last := -1
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch el := tok.(type) {
+		case xml.StartElement:
+			parent := ""
+			if len(parents) > 0 {
+				parent = parents[len(parents)-1]
+			}
+			switch {
+			case el.Name.Local == "testcase":
+				last = -1
+			case el.Name.Local == "properties" && parent != "testsuite":
+				t.Errorf("<properties> in <%s>: jenkins-junit.xsd allows them in <testsuite> only", parent)
+			case parent == "testcase":
+				i, ok := order[el.Name.Local]
+				if !ok || i < last {
+					t.Errorf("<%s> in a <testcase> after <%v>: not in jenkins-junit.xsd's order", el.Name.Local, last)
+				}
+				last = i
+			}
+			parents = append(parents, el.Name.Local)
+		case xml.EndElement:
+			parents = parents[:len(parents)-1]
+		}
+	}
+}
+
+// The validation can fail: a testcase without a name, a per-testcase
+// <properties> and an element out of place are refused.
+func TestXSDCheckCatchesAnInvalidReport(t *testing.T) {
+	x := xsdValidator(t)
+	files, _ := writeMain(t)
+	doc := readFile(t, files.JUnit)
 	done := false
 	bad := rewriteXML(t, doc, func(_ []string, el *xml.StartElement) bool {
 		if el.Name.Local == "testcase" && !done {
@@ -186,25 +268,28 @@ func TestXSDCheckCatchesAnInvalidReport(t *testing.T) {
 		}
 		return true
 	})
-	err := validateXSD(t, dir, schema, bad)
+	err := x.validate(t, bad)
 	if err == nil || !strings.Contains(err.Error(), "Element 'testcase': The attribute 'name' is required but missing") {
 		t.Errorf("a testcase without a name: %v", err)
 	}
+	props := bytes.Replace(doc, []byte("<system-out>"), []byte(`<properties><property name="case" value="X"></property></properties><system-out>`), 1)
+	if err := x.validate(t, props); err == nil || !strings.Contains(err.Error(), "Element 'properties': This element is not expected") {
+		t.Errorf("a per-testcase <properties>: %v", err)
+	}
 	misplaced := bytes.Replace(doc, []byte("<system-out>"), []byte("<system-out><skipped>late</skipped>"), 1)
-	if err := validateXSD(t, dir, schema, misplaced); err == nil {
+	if err := x.validate(t, misplaced); err == nil {
 		t.Error("an element where the schema allows none: valid")
 	}
-	if err := validateXSD(t, dir, schema, []byte("<testsuites><testsuite name=\"x\" tests=\"1\">")); err == nil {
+	if err := x.validate(t, []byte("<testsuites><testsuite name=\"x\" tests=\"1\">")); err == nil {
 		t.Error("a document cut short: valid")
 	}
 }
 
 // A second, independent JUnit reader (github.com/joshdk/go-junit) reads
 // the whole report. It keeps a testcase's XML attributes as its
-// Properties and ignores per-testcase <properties> elements, and it reads
-// a skip reason only from a message attribute, which jenkins-junit.xsd
-// does not allow on <skipped>: so for those it sees the case's metadata
-// and skip reason in system-out, as any reader that drops properties does.
+// Properties, and it reads a skip reason only from a message attribute,
+// which jenkins-junit.xsd does not allow on <skipped>: so it finds the
+// case's metadata and skip reason in system-out, as CI reporters do.
 func TestJUnitReadByGoJunit(t *testing.T) {
 	files, _ := writeMain(t)
 	suites, err := junit.IngestFile(files.JUnit)
@@ -276,41 +361,88 @@ func TestJUnitReadByGoJunit(t *testing.T) {
 	}
 }
 
-// The per-testcase properties as a reader that knows them (Ginkgo >= 2.33,
-// Surefire 3, Testmo, GitLab) finds them: read with encoding/xml alone.
-func TestJUnitPerCaseProperties(t *testing.T) {
+// Every piece of a case's metadata is in its testcase's system-out, as
+// "key: value" lines (and none in per-testcase <properties>, which
+// jenkins-junit.xsd refuses); the suite's properties name the run.
+func TestJUnitPerCaseMetadata(t *testing.T) {
 	files, _ := writeMain(t)
 	var doc struct {
-		Cases []struct {
+		Props []struct {
 			Name  string `xml:"name,attr"`
-			Props []struct {
-				Name  string `xml:"name,attr"`
-				Value string `xml:"value,attr"`
-			} `xml:"properties>property"`
+			Value string `xml:"value,attr"`
+		} `xml:"testsuite>properties>property"`
+		Cases []struct {
+			Name      string   `xml:"name,attr"`
+			Props     []string `xml:"properties>property>name"`
+			SystemOut string   `xml:"system-out"`
 		} `xml:"testsuite>testcase"`
 	}
-	if err := xml.Unmarshal(readFile(t, files.JUnit), &doc); err != nil {
+	data := readFile(t, files.JUnit)
+	if err := xml.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
+	}
+	if n := bytes.Count(data, []byte("<properties>")); n != 1 {
+		t.Errorf("junit.xml has %d <properties>, want the suite's only", n)
 	}
 	results := reports.FromReport(mainReport(t), testRun)
 	for i, c := range results.Cases {
-		got := map[string]string{}
-		var names []string
-		for _, p := range doc.Cases[i].Props {
-			got[p.Name] = p.Value
-			names = append(names, p.Name)
+		out := doc.Cases[i].SystemOut
+		var keys []string
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			k, _, ok := strings.Cut(line, ": ")
+			if !ok {
+				break
+			}
+			keys = append(keys, k)
 		}
-		wantNames := []string{"case", "seeds", "area", "basis"}
+		wantKeys := []string{"case", "title"}
+		if len(c.Seeds) > 0 {
+			wantKeys = append(wantKeys, "seeds")
+		}
+		wantKeys = append(wantKeys, "area", "basis")
 		if len(c.Needs) > 0 {
-			wantNames = append(wantNames, "needs")
+			wantKeys = append(wantKeys, "needs")
 		}
-		wantNames = append(wantNames, "target", "dc", "profile", "catalogue")
-		if !slices.Equal(names, wantNames) {
-			t.Errorf("%s: properties %v, want %v", c.ID, names, wantNames)
+		if c.Target != "" {
+			wantKeys = append(wantKeys, "target")
 		}
-		if got["case"] != c.ID || got["seeds"] != strings.Join(c.Seeds, ",") || got["basis"] != c.Basis || got["dc"] != c.DC ||
-			got["target"] != c.Target || got["profile"] != c.Profile || got["catalogue"] != c.Catalogue || got["needs"] != strings.Join(c.Needs, ",") {
-			t.Errorf("%s: properties %v", c.ID, got)
+		if c.DC != "" {
+			wantKeys = append(wantKeys, "dc")
 		}
+		if c.Profile != "" {
+			wantKeys = append(wantKeys, "profile")
+		}
+		wantKeys = append(wantKeys, "catalogue", "outcome")
+		if len(keys) < len(wantKeys) || !slices.Equal(keys[:len(wantKeys)], wantKeys) {
+			t.Errorf("%s: system-out keys %v, want them to start with %v", c.ID, keys, wantKeys)
+		}
+		for _, line := range []string{"case: " + c.ID, "title: " + c.Title, "seeds: " + strings.Join(c.Seeds, ", "), "area: " + c.Area,
+			"basis: " + c.Basis, "needs: " + strings.Join(c.Needs, ", "), "target: " + c.Target, "dc: " + c.DC, "profile: " + c.Profile,
+			"catalogue: " + c.Catalogue, "outcome: " + string(c.Outcome), "duration: " + c.Duration.String()} {
+			if strings.HasSuffix(line, ": ") {
+				continue // an empty field gets no line
+			}
+			if !strings.Contains(out, line+"\n") {
+				t.Errorf("%s: system-out lacks %q:\n%s", c.ID, line, out)
+			}
+		}
+		if len(doc.Cases[i].Props) > 0 {
+			t.Errorf("%s: per-testcase properties %v", c.ID, doc.Cases[i].Props)
+		}
+	}
+	props := map[string]string{}
+	var names []string
+	for _, p := range doc.Props {
+		props[p.Name] = p.Value
+		names = append(names, p.Name)
+	}
+	b := reports.CurrentBuild()
+	want := []string{"target", "profile", "label_filter", "started", "verdict", "zconform_version", "zconform_commit", "go_version", "catalogue_digest"}
+	if !slices.Equal(names, want) {
+		t.Errorf("suite properties %v, want %v", names, want)
+	}
+	if props["zconform_version"] != b.Version || props["zconform_commit"] != b.Commit || props["go_version"] != b.Go ||
+		props["catalogue_digest"] != fixtures.CatalogueDigest() || !strings.HasPrefix(props["catalogue_digest"], "sha256:") {
+		t.Errorf("suite properties %v, want the build %+v", props, b)
 	}
 }

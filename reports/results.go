@@ -49,10 +49,22 @@ type Results struct {
 	// no case, or Ginkgo's own reasons for failing the suite (interrupted,
 	// timed out, --fail-on-pending, ...). Any of them fails the run.
 	RunFailures []RunFailure `json:"run_failures,omitempty"`
+	// Selection says how many of the suite's specs the run's filters
+	// (--label-filter, --focus, ...) picked, when the results come from a
+	// Ginkgo report; nil for results built by hand. See NoCaseMatched.
+	Selection *Selection `json:"selection,omitempty"`
 	// Notes are Ginkgo's special remarks on a suite that still succeeded,
 	// e.g. "Suite skipped in BeforeSuite", and a deviations file that was
 	// not applied because it is for another target.
 	Notes []string `json:"notes,omitempty"`
+}
+
+// Selection is what the run's filters picked: Ginkgo's count of the
+// suite's specs before the run (one per catalogue case in the conformance
+// suite), and how many of them it was to run.
+type Selection struct {
+	Specs   int `json:"specs"`
+	Matched int `json:"matched"`
 }
 
 // Totals counts the cases of a run by outcome.
@@ -250,6 +262,27 @@ func (r Results) Pass() bool {
 	return len(r.Cases) > 0 && len(r.Failed()) == 0 && len(r.RunFailures) == 0
 }
 
+// NoCaseMatched says that no case ran because the run's filters (its
+// label filter, or Ginkgo's --focus and --skip) matched none of the
+// suite's specs: Selection says the suite had specs and that none was to
+// run. Such a run is no pass (Pass is false) and its Verdict starts with
+// "NO CASES". A run whose cases were all skipped, or whose setup failed,
+// matched its cases and is not one.
+func (r Results) NoCaseMatched() bool {
+	return len(r.Cases) == 0 && r.Selection != nil && r.Selection.Specs > 0 && r.Selection.Matched == 0
+}
+
+// noCaseText says why no case ran: "the label filter 'X' matched none of
+// the 102 cases".
+func (r Results) noCaseText() string {
+	n := r.Selection.Specs
+	what := "the run's filters (--focus, --skip)"
+	if r.Run.LabelFilter != "" {
+		what = "the label filter '" + r.Run.LabelFilter + "'"
+	}
+	return fmt.Sprintf("%s matched none of the %d %s", what, n, plural(n, "case", "cases"))
+}
+
 // Failed returns the IDs of the failed cases, in the order of Cases, each
 // once. Deviated cases are not among them.
 func (r Results) Failed() []string {
@@ -291,6 +324,10 @@ const maxVerdictNames = 5
 //	FAIL: 2 failed (TOKEN-CODE-REUSED, NOTE-CAPS), 39 passed, 3 skipped
 //	FAIL: 1 run failure ([BeforeSuite]), 0 failed, 0 passed, 0 skipped
 //	FAIL: no case ran
+//	NO CASES: the label filter 'area:nope' matched none of the 102 cases
+//
+// A run whose filters matched no case (NoCaseMatched) says so with NO
+// CASES, naming its label filter; it is no pass.
 //
 // The deviated count shows only when a case deviated, the stopped
 // deviating list only when a listed case passed. At most five names are
@@ -304,6 +341,10 @@ func (r Results) Verdict() string {
 	}
 	t := r.countTotals()
 	parts := r.runFailureParts()
+	if r.NoCaseMatched() {
+		parts = append(parts, r.noCaseText())
+		return "NO CASES: " + strings.Join(parts, ", ")
+	}
 	if len(r.Cases) == 0 {
 		parts = append(parts, "no case ran")
 		return "FAIL: " + strings.Join(parts, ", ")

@@ -25,6 +25,13 @@ type summary struct {
 	Date        string
 	Verdict     string
 	Pass        bool
+	// BreaksText lists the rules the fake broke ("" when none).
+	BreaksText string
+	// JudgedBy is the build that wrote the summary without its catalogue
+	// ("v0.3.0, commit abc123def456, go1.26.8"), or a certificate's own
+	// Zconform; Catalogue is the build's catalogue digest.
+	JudgedBy  string
+	Catalogue string
 	// Sections follow the Kaizen #4 post, then "Other seed IDs" and
 	// "Cases without a seed ID" when needed.
 	Sections      []summarySection
@@ -159,12 +166,18 @@ func newSummary(r Results) summary {
 		Verdict:     r.Verdict(),
 		Pass:        r.Pass(),
 		Date:        dateText(r.Run.Started),
+		BreaksText:  strings.Join(r.Run.Breaks, ", "),
+		JudgedBy:    buildText(r.Run.Build),
+		Catalogue:   r.Run.Build.Catalogue,
 	}
 	word := "FAIL"
 	if s.Pass {
 		word = "PASS"
 	}
 	if c := s.Certificate; c != nil {
+		if c.Zconform != "" {
+			s.JudgedBy = c.Zconform
+		}
 		s.Words = certificateWords
 		s.Title = "zconform integration certificate"
 		s.PageTitle = s.Title + ": " + strings.TrimSpace(orDash(c.Integration)+" "+c.Version) + ": " + word
@@ -342,9 +355,6 @@ func summaryMarkdown(r Results) []byte {
 		if c.Fake != "" {
 			p("| Fake | %s |\n", md(c.Fake))
 		}
-		if c.Zconform != "" {
-			p("| Judged by | %s |\n", md(c.Zconform))
-		}
 	} else {
 		p("| Target | %s |\n", md(orDash(r.Run.Target)))
 	}
@@ -352,6 +362,9 @@ func summaryMarkdown(r Results) []byte {
 	p("| Date | %s |\n", md(s.Date))
 	if r.Run.LabelFilter != "" {
 		p("| Label filter | `%s` |\n", strings.ReplaceAll(r.Run.LabelFilter, "`", "'"))
+	}
+	if s.BreaksText != "" {
+		p("| Fake breaks | %s |\n", md(s.BreaksText))
 	}
 	if r.Run.OffContract != "" {
 		p("| Off contract | %s |\n", md(r.Run.OffContract))
@@ -370,6 +383,12 @@ func summaryMarkdown(r Results) []byte {
 		p("| Run failures | %d (see below) |\n", len(r.RunFailures))
 	}
 	p("| Duration | %s |\n", r.Duration)
+	if s.JudgedBy != "" {
+		p("| %s | %s |\n", s.JudgedByLabel(), md(s.JudgedBy))
+	}
+	if s.Catalogue != "" {
+		p("| Catalogue | %s |\n", md(s.Catalogue))
+	}
 	for _, n := range r.Notes {
 		p("| Note | %s |\n", md(n))
 	}
@@ -526,6 +545,24 @@ func caseLine(c CaseResult) string {
 		parts = append(parts, "metadata from "+c.MetaSource)
 	}
 	return strings.Join(parts, " · ")
+}
+
+// JudgedByLabel heads the row of the build: "Judged by" on a
+// certificate, "zconform build" otherwise.
+func (s summary) JudgedByLabel() string {
+	if s.Certificate != nil {
+		return "Judged by"
+	}
+	return "zconform build"
+}
+
+// buildText is a build without its catalogue: "v0.3.0, commit
+// abc123def456, go1.26.8"; "" for a zero Build.
+func buildText(b Build) string {
+	if b.Version == "" && b.Commit == "" && b.Go == "" {
+		return ""
+	}
+	return orDash(b.Version) + ", commit " + orDash(b.Commit) + ", " + orDash(b.Go)
 }
 
 func orDash(s string) string {

@@ -72,9 +72,6 @@ a { color: inherit; }
 {{- if .Fake}}
 <tr><th scope="row">Fake</th><td>{{.Fake}}</td></tr>
 {{- end}}
-{{- if .Zconform}}
-<tr><th scope="row">Judged by</th><td>{{.Zconform}}</td></tr>
-{{- end}}
 {{- else}}
 <tr><th scope="row">Target</th><td>{{orDash .Results.Run.Target}}</td></tr>
 {{- end}}
@@ -82,6 +79,9 @@ a { color: inherit; }
 <tr><th scope="row">Date</th><td>{{.Date}}</td></tr>
 {{- if .Results.Run.LabelFilter}}
 <tr><th scope="row">Label filter</th><td><code>{{.Results.Run.LabelFilter}}</code></td></tr>
+{{- end}}
+{{- if .BreaksText}}
+<tr><th scope="row">Fake breaks</th><td>{{.BreaksText}}</td></tr>
 {{- end}}
 {{- if .Results.Run.OffContract}}
 <tr><th scope="row">Off contract</th><td>{{.Results.Run.OffContract}}</td></tr>
@@ -96,6 +96,12 @@ a { color: inherit; }
 <tr><th scope="row">Run failures</th><td>{{len .RunFailures}} (see below)</td></tr>
 {{- end}}
 <tr><th scope="row">Duration</th><td>{{.Results.Duration}}</td></tr>
+{{- if .JudgedBy}}
+<tr><th scope="row">{{.JudgedByLabel}}</th><td>{{.JudgedBy}}</td></tr>
+{{- end}}
+{{- if .Catalogue}}
+<tr><th scope="row">Catalogue</th><td>{{.Catalogue}}</td></tr>
+{{- end}}
 {{- range .Results.Notes}}
 <tr><th scope="row">Note</th><td>{{.}}</td></tr>
 {{- end}}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/onsi/ginkgo/v2/types"
 
@@ -149,8 +150,12 @@ func prepared(r Results) Results {
 	return r
 }
 
+// cleanRun cleans the run's strings and records the build that writes
+// the reports (CurrentBuild), whatever the caller passed.
 func cleanRun(run RunMeta) RunMeta {
 	run.Target, run.Profile, run.LabelFilter, run.OffContract = clean(run.Target), clean(run.Profile), clean(run.LabelFilter), clean(run.OffContract)
+	run.Breaks = cleanAll(ParseBreaks(strings.Join(run.Breaks, ",")))
+	run.Build = CurrentBuild()
 	if c := run.Certificate; c != nil {
 		run.Certificate = &Certificate{Integration: clean(c.Integration), Version: clean(c.Version), Adapter: clean(c.Adapter),
 			Zconform: clean(c.Zconform), ScenarioSet: clean(c.ScenarioSet), Fake: clean(c.Fake)}

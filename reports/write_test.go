@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -283,16 +282,8 @@ func TestJUnitShape(t *testing.T) {
 		byName[c.Name] = i
 	}
 	reused := s.Cases[byName["TOKEN-CODE-REUSED: a used grant token gets invalid_code"]]
-	props := map[string]string{}
-	for _, p := range reused.Properties {
-		props[p.Name] = p.Value
-	}
-	wantProps := map[string]string{
-		"case": "TOKEN-CODE-REUSED", "seeds": "K4-TOKEN-CODE-b,K4-NOTE-3", "area": "token-exchange", "basis": "seed",
-		"target": "fake", "dc": "us", "profile": "kaizen4", "catalogue": "fixtures/catalogue/cases.yaml:20",
-	}
-	if !reflect.DeepEqual(props, wantProps) {
-		t.Errorf("testcase properties = %v, want %v", props, wantProps)
+	if len(reused.Properties) > 0 {
+		t.Errorf("testcase properties = %v, want none (jenkins-junit.xsd has none)", reused.Properties)
 	}
 	if reused.Classname != "token-exchange" || reused.Status != "failed" || len(reused.Failure) != 1 {
 		t.Fatalf("failed testcase: %+v", reused)
@@ -302,7 +293,8 @@ func TestJUnitShape(t *testing.T) {
 		!strings.Contains(f.Body, "at /src/suites/conformance/token_test.go:77") || !strings.Contains(f.Body, "catalogue row: fixtures/catalogue/cases.yaml:20") {
 		t.Errorf("failure: type %q message %q body %q", f.Type, f.Message, f.Body)
 	}
-	for _, line := range []string{"case: TOKEN-CODE-REUSED", "seeds: K4-TOKEN-CODE-b, K4-NOTE-3", "basis: seed", "dc: us",
+	for _, line := range []string{"case: TOKEN-CODE-REUSED", "seeds: K4-TOKEN-CODE-b, K4-NOTE-3", "area: token-exchange", "basis: seed",
+		"target: fake", "dc: us", "profile: kaizen4",
 		"catalogue: fixtures/catalogue/cases.yaml:20", "outcome: failed", "observed: step second exchange of code 1000.0123…, HTTP 200"} {
 		if !strings.Contains(reused.SystemOut, line+"\n") {
 			t.Errorf("failed testcase system-out lacks %q:\n%s", line, reused.SystemOut)

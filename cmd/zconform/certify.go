@@ -18,7 +18,6 @@ import (
 	"github.com/zconform/zconform/certify"
 	"github.com/zconform/zconform/certify/reference"
 	"github.com/zconform/zconform/fixtures/zoho"
-	zcversion "github.com/zconform/zconform/internal/version"
 	"github.com/zconform/zconform/reports"
 )
 
@@ -177,15 +176,9 @@ speaking the protocol, given with -cmd)`)
 		fmt.Fprintf(stderr, "zconform certify: %v\n", err)
 		return 1
 	}
-	transport := "on loopback"
-	if opts.InProcess {
-		transport = "in-process on Zoho's real host names"
-	}
 	r := certificateResults(verdicts, reports.RunMeta{
 		Target: integName, Profile: *profile, Started: started,
-		Certificate: &reports.Certificate{Integration: integName, Version: integVersion, Adapter: *adapter,
-			Zconform: zcversion.Get().String(), ScenarioSet: certify.ScenarioSet(),
-			Fake: fmt.Sprintf("profile %s, virtual clock, a fresh fake per scenario, %s", *profile, transport)},
+		Certificate: certify.CertificateMeta(integName, integVersion, *adapter, opts),
 	})
 	r.Duration = reports.Duration(time.Since(started))
 	if ctx.Err() != nil {

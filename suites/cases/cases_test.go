@@ -68,11 +68,12 @@ func TestEveryCaseFailsAgainstItsBreak(t *testing.T) {
 			if isFault {
 				t.Run(profile+"/"+c.ID+"/fault-off", func(t *testing.T) {
 					t.Parallel()
-					_, err := cases.Run(context.Background(), faultless{fake(t, profile)}, c)
+					res, err := cases.Run(context.Background(), faultless{fake(t, profile)}, c)
 					var fail *cases.Failure
 					if !errors.As(err, &fail) {
 						t.Fatalf("with its fault switched off, case %s did not fail (err = %v): it cannot tell the fault from a good answer", c.ID, err)
 					}
+					keptWhatCameBack(t, res, fail)
 					if msg := err.Error(); !strings.Contains(msg, c.Location()) {
 						t.Errorf("the failure does not name the row %s:\n%s", c.Location(), msg)
 					}
@@ -81,11 +82,12 @@ func TestEveryCaseFailsAgainstItsBreak(t *testing.T) {
 			for _, id := range c.Proof {
 				t.Run(profile+"/"+c.ID+"/"+string(id), func(t *testing.T) {
 					t.Parallel()
-					_, err := cases.Run(context.Background(), fake(t, profile, id), c)
+					res, err := cases.Run(context.Background(), fake(t, profile, id), c)
 					var fail *cases.Failure
 					if !errors.As(err, &fail) {
 						t.Fatalf("with break %s on, case %s did not fail (err = %v): it cannot catch that violation", id, c.ID, err)
 					}
+					keptWhatCameBack(t, res, fail)
 					// a seed's break is named by the failure; a deviation
 					// (DEV-) has no rule of its own to name, only the row
 					named := strings.HasPrefix(string(id), "DEV-") || strings.Contains(err.Error(), string(id))
@@ -110,11 +112,12 @@ func TestEveryCaseFailsAgainstItsBreak(t *testing.T) {
 					if err := f.SetLimits(l); err != nil {
 						t.Fatal(err)
 					}
-					_, err = cases.Run(context.Background(), f, c)
+					res, err := cases.Run(context.Background(), f, c)
 					var fail *cases.Failure
 					if !errors.As(err, &fail) {
 						t.Fatalf("against a fake with %v, case %s did not fail (err = %v): it cannot tell that target from the contract", diff, c.ID, err)
 					}
+					keptWhatCameBack(t, res, fail)
 				})
 			}
 		}
@@ -124,6 +127,18 @@ func TestEveryCaseFailsAgainstItsBreak(t *testing.T) {
 		}
 	}
 	t.Logf("catalogue: %d cases, %d proven by a break or a limit, %d by switching the fault off, %d without %v", len(cat.Cases), proven, faultOff, len(without), without)
+}
+
+// keptWhatCameBack checks that a failed case kept what the target
+// answered at the step that failed, for results.json and `zconform diff`.
+func keptWhatCameBack(t *testing.T, res cases.Result, fail *cases.Failure) {
+	t.Helper()
+	switch {
+	case res.Observed == nil:
+		t.Errorf("the case failed at step %q, but Result.Observed is nil: the reports would show no answer", fail.Step)
+	case res.Observed.Step != fail.Step:
+		t.Errorf("the case failed at step %q, but Result.Observed is the answer of step %q", fail.Step, res.Observed.Step)
+	}
 }
 
 // Every deviation of the fake (a DEV- break) is caught by at least one case

@@ -30,7 +30,9 @@ func checkRegister(r *run) error {
 			{Type: fakeserver.SelfClient},
 		} {
 			if _, err := con.RegisterClient(spec); err != nil {
-				return &Failure{Step: "console: register a " + string(spec.Type) + " client", Want: "registered", Got: err.Error(), Detail: "the developer's first clients"}
+				step := "console: register a " + string(spec.Type) + " client"
+				r.observeConsole(step, err)
+				return &Failure{Step: step, Want: "registered", Got: err.Error(), Detail: "the developer's first clients"}
 			}
 			r.sent = append(r.sent, "console: register a "+string(spec.Type)+" client -> registered")
 		}
@@ -152,6 +154,7 @@ func checkExchange(r *run) error {
 		newCode = func() (string, error) {
 			code, err := con.SelfClientCode(self.ID, fakeserver.SelfClientCodeRequest{Scopes: []string{scope}, Lifetime: lifetime})
 			if err != nil {
+				r.observeConsole("generate code", err)
 				return "", &Failure{Step: "generate code", Want: "a code", Got: err.Error()}
 			}
 			sel := lifetime.String()
@@ -313,7 +316,9 @@ func checkDCExchange(r *run) error {
 			return err
 		}
 		if _, err := con.EnableMultiDC(c.ID, other, fakeserver.MultiDC{}); err == nil {
-			return &Failure{Step: "console: enable multi-DC in " + strings.ToUpper(string(other)), Want: "refused: CN is a separate instance outside multi-DC", Got: "enabled"}
+			step := "console: enable multi-DC in " + strings.ToUpper(string(other))
+			r.observeConsole(step, nil)
+			return &Failure{Step: step, Want: "refused: CN is a separate instance outside multi-DC", Got: "enabled"}
 		}
 		r.sent = append(r.sent, "console: enable multi-DC in "+string(other)+" -> refused")
 		// a CN user cannot sign in to the US client; the CN instance works
@@ -323,6 +328,7 @@ func checkDCExchange(r *run) error {
 			return err
 		}
 		if err := con.ScriptConsent(c.ID, fakeserver.Consent{User: cnUser.Email}); err == nil {
+			r.observeConsole("a CN user signs in to the US client", nil)
 			return &Failure{Step: "a CN user signs in to the US client", Want: "refused: CN is a separate instance", Got: "allowed"}
 		}
 		cnClient, err := r.webClient(other, "")
@@ -330,6 +336,7 @@ func checkDCExchange(r *run) error {
 			return err
 		}
 		if err := con.ScriptConsent(cnClient.ID, fakeserver.Consent{User: cnUser.Email}); err != nil {
+			r.observeConsole("a CN user signs in to a CN client", err)
 			return &Failure{Step: "a CN user signs in to a CN client", Want: "allowed", Got: err.Error()}
 		}
 		cg, err := r.mustGrant(other, cnClient, nil)

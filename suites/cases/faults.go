@@ -274,11 +274,7 @@ func checkFault(r *run) error {
 	elapsed := time.Since(start)
 	class, _ := ClassifyTokenError(err)
 	status := statusOf(err, r)
-	obs := &reports.Observed{Step: step, Status: status}
-	if class != ClassOK {
-		obs.Error = class
-	}
-	r.observed = obs
+	r.observeClient(step, class, err)
 
 	want := ClassOK
 	if !r.want.OK {
@@ -316,6 +312,7 @@ func checkFault(r *run) error {
 		_, err := do()
 		got, _ := ClassifyTokenError(err)
 		if want := "error " + zoho.ErrInvalidCode + ", " + adviceNoRetry; got != want {
+			r.observeClient("exchange the same code again (the fault has passed)", got, err)
 			return &Failure{Step: "exchange the same code again (the fault has passed)", Want: "the client observes " + want, Got: got,
 				Detail: "the exchange whose answer was lost reached the server: the grant token is used"}
 		}
@@ -323,12 +320,23 @@ func checkFault(r *run) error {
 	case "retry":
 		_, err := do()
 		if got, _ := ClassifyTokenError(err); got != ClassOK {
+			r.observeClient("send the same request again (the fault has passed)", got, err)
 			return &Failure{Step: "send the same request again (the fault has passed)", Want: "the client observes ok", Got: got,
 				Detail: "the class said retry: once the fault has passed, the retry must work"}
 		}
 		return nil
 	}
 	return fmt.Errorf("%s: the check fault knows the variants retry-same-code and retry, not %q", r.c.Location(), r.c.Stimulus.Variant)
+}
+
+// observeClient records what the reference client observed at a step:
+// the HTTP status of the answer, if one came, and the class of its error.
+func (r *run) observeClient(step, class string, err error) {
+	obs := &reports.Observed{Step: step, Status: statusOf(err, r)}
+	if class != ClassOK {
+		obs.Error = class
+	}
+	r.observed = obs
 }
 
 // fired reports whether the fault with that ID fired.

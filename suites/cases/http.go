@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -43,8 +44,13 @@ type run struct {
 	limits   zoho.Limits // contract.Limits
 	want     fixtures.Expect
 	sent     []string
+	// observed is what the target answered at the checked step or, when
+	// the case failed, at the failing step (see observeFailure).
 	observed *reports.Observed
-	waited   time.Duration // real waiting, on a slow run
+	// last is the target's last HTTP answer, named by its request: the
+	// answer a failure that recorded none is reported with.
+	last   *reports.Observed
+	waited time.Duration // real waiting, on a slow run
 	// lastStatus is the status of the reference client's last answer (0:
 	// none), for the fault cases.
 	lastStatus int
@@ -133,7 +139,7 @@ func matches(got, want string) bool {
 // expectation for the profile: success or the error, the HTTP status, the
 // exact body or the answer's shape, and the wire format.
 func (r *run) checkOutcome(step string, o outcome) error {
-	r.observed = &reports.Observed{Step: step, Status: o.status, Error: o.err}
+	r.observe(step, o)
 	w := r.want
 	if o.ok != w.OK || (!w.OK && !matches(o.err, w.Error)) || (w.HTTP != 0 && w.HTTP != o.status) {
 		return &Failure{Step: step, Want: wantString(w), Got: o.String()}
@@ -152,6 +158,55 @@ func (r *run) checkOutcome(step string, o outcome) error {
 	return nil
 }
 
+// observe records what the target answered at a step, for the reports.
+func (r *run) observe(step string, o outcome) {
+	r.observed = &reports.Observed{Step: step, Status: o.status, Error: o.err}
+}
+
+// observeConsole records what the console answered at a step: its
+// message when it refused (err), nothing more when it did what it was
+// asked.
+func (r *run) observeConsole(step string, err error) {
+	o := &reports.Observed{Step: step}
+	var rerr *fakeserver.RegistrationError
+	switch {
+	case errors.As(err, &rerr):
+		o.Error = rerr.Message
+	case err != nil:
+		o.Error = zoho.Redact(err.Error())
+	}
+	r.observed = o
+}
+
+// observeFailure makes a failed case keep what the target answered
+// (Result.Observed). A *Failure whose step recorded its answer keeps it;
+// another one gets the target's last HTTP answer under the failing step's
+// name. An error that is no *Failure (a setup step could not run) gets
+// the console's message when the console refused, else the last answer
+// when nothing was observed yet.
+func (r *run) observeFailure(err error) {
+	var fail *Failure
+	var skip *Skipped
+	var rerr *fakeserver.RegistrationError
+	switch {
+	case err == nil, errors.As(err, &skip):
+	case errors.As(err, &fail):
+		if r.observed != nil && r.observed.Step == fail.Step {
+			return
+		}
+		if r.last != nil {
+			o := *r.last
+			o.Step = fail.Step
+			r.observed = &o
+		}
+	case errors.As(err, &rerr):
+		r.observeConsole("console", err)
+	case r.observed == nil && r.last != nil:
+		o := *r.last
+		r.observed = &o
+	}
+}
+
 // require fails the case at a step that must succeed for the check to mean
 // anything (a setup step, or the positive half of a case); the answer must
 // also keep the wire format.
@@ -162,6 +217,7 @@ func (r *run) require(step string, o outcome, detail string) error {
 	if o.ok {
 		detail = strings.TrimPrefix(detail+"; ", "; ") + "the answer breaks the wire format: " + o.wire
 	}
+	r.observe(step, o)
 	return &Failure{Step: step, Want: "success", Got: o.String(), Detail: detail}
 }
 
@@ -178,10 +234,12 @@ func (r *run) requireError(step string, o outcome, want, detail string) error {
 	if !o.ok && o.wire != "" {
 		detail = strings.TrimPrefix(detail+"; ", "; ") + "the answer breaks the wire format: " + o.wire
 	}
+	r.observe(step, o)
 	return &Failure{Step: step, Want: w, Got: o.String(), Detail: detail}
 }
 
 func (r *run) record(method, u string, params url.Values, a answer, err error) {
+	r.last = lastAnswer(method, u, a, err)
 	line := method + " " + pathOf(u)
 	if len(params) > 0 {
 		line += " " + redactParams(params)
@@ -205,6 +263,35 @@ func (r *run) record(method, u string, params url.Values, a answer, err error) {
 		}
 	}
 	r.sent = append(r.sent, zoho.Redact(line))
+}
+
+// lastAnswer is an HTTP answer as the reports show it: named by its
+// request ("POST /oauth/v2/token", without the host, which a fake picks
+// anew each run), its status, and its error member, API code or error
+// page's code; "no answer" when none came.
+func lastAnswer(method, u string, a answer, err error) *reports.Observed {
+	step := method
+	if p, perr := url.Parse(u); perr == nil {
+		step += " " + p.Path
+	}
+	o := &reports.Observed{Step: step, Status: a.status}
+	if err != nil && a.status == 0 {
+		o.Error = "no answer"
+		return o
+	}
+	m := a.json
+	if m == nil {
+		_ = json.Unmarshal(bytes.TrimSpace(a.body), &m)
+	}
+	if e, _ := m["error"].(string); e != "" {
+		o.Error = e
+	} else if c, _ := m["code"].(string); c != "" && a.status != http.StatusOK {
+		o.Error = c
+	} else if strings.HasPrefix(a.header.Get("Content-Type"), "text/html") {
+		o.Error = errorPageCode(a.body)
+	}
+	o.Error = zoho.Redact(o.Error)
+	return o
 }
 
 func pathOf(u string) string {

@@ -60,7 +60,9 @@ func Checks() []string {
 
 // Result is what a run observed, for the reports.
 type Result struct {
-	// Observed is the last answer of the checked step.
+	// Observed is the answer of the checked step; for a case that failed,
+	// the answer at the step that failed (or, when that step recorded
+	// none, the target's last answer under the step's name).
 	Observed *reports.Observed
 	// Transcript lists every request and answer, redacted.
 	Transcript []string
@@ -234,6 +236,7 @@ func Run(ctx context.Context, t target.Target, c fixtures.Case) (Result, error) 
 		return Result{}, fmt.Errorf("%s: case %s has no expectation for profile %s", c.Location(), c.ID, r.profile)
 	}
 	err = f(r)
+	r.observeFailure(err)
 	if r.waited > 0 && r.observed != nil {
 		r.observed.Waited = fmt.Sprintf("waited %s for real (margin %s around each limit)", r.waited, slowMargin)
 	}

@@ -98,15 +98,18 @@ func register() {
 			}
 			devs, err := deviations()
 			Expect(err).NotTo(HaveOccurred())
-			files, err := reports.Write(dir, r, reports.RunMeta{
+			_, err = reports.Write(dir, r, reports.RunMeta{
 				Target: name, Profile: p, Started: r.StartTime, LabelFilter: r.SuiteConfig.LabelFilter, Deviations: devs,
-				OffContract: offContractOf(p),
+				OffContract: offContractOf(p), Breaks: reports.BreaksFromEnv(),
 			})
 			Expect(err).NotTo(HaveOccurred(), "writing the reports to %s", dir)
-			if os.Getenv("ZCONFORM_QUIET") == "" {
+			if target.OutDirIsTemporary() {
+				// run directly (go test, ginkgo): a temporary folder, never a
+				// user's out/; say where
+				fmt.Fprintf(os.Stderr, "zconform conformance: reports in %s (set ZCONFORM_OUT to choose the folder)\n", dir)
+			} else if os.Getenv("ZCONFORM_QUIET") == "" {
 				fmt.Fprintf(GinkgoWriter, "reports in %s (%s)\n", dir, time.Since(r.EndTime).Round(time.Millisecond))
 			}
-			_ = files
 		})
 
 		Describe("zconform conformance", func() {

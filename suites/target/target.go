@@ -26,8 +26,8 @@ import (
 const (
 	// EnvProfile names the profile to expect (default kaizen4).
 	EnvProfile = "ZCONFORM_PROFILE"
-	// EnvOut is the folder for reports (default: out/ at the module root,
-	// else in the working folder).
+	// EnvOut is the folder for reports (default: a temporary folder, see
+	// OutDir).
 	EnvOut = "ZCONFORM_OUT"
 	// EnvSecretsJournal names a file to which the fake appends every secret
 	// it issues, one a line: the project's tests grep the reports for them.
@@ -366,22 +366,37 @@ func Profile() (string, error) {
 	return p, nil
 }
 
-// OutDir returns the reports folder: $ZCONFORM_OUT, else out/ at the module
-// root (found by walking up to go.mod), else out/ in the working folder.
+// OutDir returns the reports folder: $ZCONFORM_OUT when it is set (as
+// `zconform run` and `make` always set it), else a fresh temporary folder
+// ("zconform-out-*" under os.TempDir), made on the first call and the same
+// for the rest of the process. So `go test ./suites/conformance` and
+// `ginkgo` (--dry-run too) never overwrite a user's reports; the suite
+// prints the folder (OutDirIsTemporary says when it should). Should the
+// temporary folder not be made, OutDir names one under os.TempDir all the
+// same, and writing the reports there says what went wrong.
 func OutDir() string {
 	if d := os.Getenv(EnvOut); d != "" {
 		return d
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return "out"
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "out")
+	tempOutOnce.Do(func() {
+		d, err := os.MkdirTemp("", "zconform-out-")
+		if err != nil {
+			d = filepath.Join(os.TempDir(), fmt.Sprintf("zconform-out-%d", os.Getpid()))
 		}
-		if filepath.Dir(dir) == dir {
-			return filepath.Join(wd, "out")
-		}
-	}
+		tempOut = d
+	})
+	return tempOut
 }
+
+// OutDirIsTemporary says whether OutDir is a temporary folder of this
+// process's own, because $ZCONFORM_OUT is not set: the suite should then
+// print where the reports went.
+func OutDirIsTemporary() bool {
+	return os.Getenv(EnvOut) == ""
+}
+
+// tempOut is OutDir's temporary folder, made once per process.
+var (
+	tempOutOnce sync.Once
+	tempOut     string
+)

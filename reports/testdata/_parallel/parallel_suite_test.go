@@ -81,6 +81,7 @@ var _ = ReportAfterSuite("zconform reports", func(report types.Report) {
 	if dir == "" {
 		return
 	}
-	_, err := reports.Write(dir, report, reports.RunMeta{Target: "fake", Profile: "kaizen4", Started: report.StartTime})
+	_, err := reports.Write(dir, report, reports.RunMeta{Target: "fake", Profile: "kaizen4", Started: report.StartTime,
+		LabelFilter: report.SuiteConfig.LabelFilter, Breaks: reports.BreaksFromEnv()})
 	Expect(err).NotTo(HaveOccurred())
 })
