@@ -15,8 +15,9 @@ LDFLAGS  := -ldflags '$(if $(COMMIT),-X $(VPKG).commit=$(COMMIT)) $(if $(VERSION
 # when a lock file changed
 NPM_DIRS := $(NODESDK) reports/testdata/xsd certify/adapters/nodesdk certify/adapters/tssdk certify/adapters/simpleoauth2
 NPM_STAMPS := $(addsuffix /node_modules/.zconform-installed,$(NPM_DIRS))
-# Debian packages the Python adapter and example tests need
-DEBS     := python3-requests-oauthlib python3-pytest
+# Debian packages tests need: the Python adapter and example, and the CI
+# examples' shell steps (shellcheck, jq)
+DEBS     := python3-requests-oauthlib python3-pytest shellcheck jq
 NODESDK  := fakeserver/testdata/nodesdk
 ADDR     ?= 127.0.0.1:8080
 FUZZTIME ?= 10s
@@ -55,12 +56,12 @@ catalogue: ## list the catalogue's cases
 
 test: deps fmt-check vet unit profiles ## the project's tests: gofmt, go vet, go test -race (each test once), the conformance suite under the second profile
 
-deps: $(NPM_STAMPS) ## fetch Go modules, the npm packages of the Node checks and adapters (when their lock files changed), Debian's python3-requests-oauthlib and python3-pytest
+deps: $(NPM_STAMPS) ## fetch Go modules, the npm packages of the Node checks and adapters (when their lock files changed), Debian's python3-requests-oauthlib, python3-pytest, shellcheck and jq
 	$(GO) mod download
 	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-			echo "installing Debian's" $$missing "(for the Python adapter and example tests)"; \
+			echo "installing Debian's" $$missing "(for the Python adapter, the Python example and the CI examples' tests)"; \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 		else \
 			echo "Debian's" $$missing "missing and apt-get cannot run here: the tests that need them skip (install them with apt-get as root)"; \
