@@ -86,10 +86,10 @@ vet: ## go vet
 # user's out/. Each test runs once: go test runs the Ginkgo suites too (in
 # random order, failing on pending specs).
 unit: ## go test -race over every package
-	ZCONFORM_OUT=$$(mktemp -d) $(GO) test -race -count=1 ./...
+	ZCONFORM_OUT=$$(mktemp -d) ZCONFORM_RANDOMIZE_ALL=1 $(GO) test -race -count=1 ./...
 
 profiles: ## the conformance suite against the fake under the second profile (accounts-2025)
-	ZCONFORM_OUT=$$(mktemp -d) ZCONFORM_PROFILE=accounts-2025 $(GO) test -race -count=1 ./suites/conformance
+	ZCONFORM_OUT=$$(mktemp -d) ZCONFORM_RANDOMIZE_ALL=1 ZCONFORM_PROFILE=accounts-2025 $(GO) test -race -count=1 ./suites/conformance
 
 ginkgo: ## (not in make test) the Ginkgo suites with the ginkgo CLI, in parallel and in random order
 	ZCONFORM_OUT=$$(mktemp -d) $(GINKGO) -r -p --randomize-all --fail-on-pending --fail-on-empty --keep-going $(if $(CI),--no-color)

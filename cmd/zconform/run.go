@@ -262,7 +262,8 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	cmd.Env = append(os.Environ(), target.EnvProfile+"="+*profile, target.EnvOut+"="+outDir, target.EnvFakeBreaks+"="+*breaks,
 		target.EnvFakeLimits+"="+*fakeLimits,
 		target.EnvTarget+"="+*targetFile, target.EnvSlow+"="+flag01(*slow), target.EnvDestructive+"="+flag01(*destructive),
-		reports.EnvDeviations+"="+*deviations, target.EnvCleanupReport+"="+it.cleanup)
+		reports.EnvDeviations+"="+*deviations, target.EnvCleanupReport+"="+it.cleanup,
+		conformance.EnvRandomizeAll+"=") // a user's run keeps the catalogue's order
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if *progressFlag && *procs == 1 {
 		// the progress lines replace Ginkgo's line of dots

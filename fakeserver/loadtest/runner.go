@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -123,6 +124,74 @@ type runner struct {
 
 	claimed atomic.Int64 // cycles claimed (Cycles mode)
 	stop    atomic.Bool
+
+	// progress, when set, hears of each phase and, every tick, of the
+	// load so far (counted only then: liveCycles, liveReqs).
+	progress   func(Progress)
+	tick       time.Duration
+	began      time.Time
+	phase      string
+	liveCycles atomic.Int64
+	liveReqs   atomic.Int64
+}
+
+// Progress is one step of a load run as it goes, for a live display
+// ("zconform load -progress"): a phase that starts or ends, or a tick of
+// the load so far.
+type Progress struct {
+	// Phase is "setup", "fake" (driving the fake), "checks" (the
+	// invariants), "ceiling" (driving the bare handler) or "done".
+	Phase string
+	// Event is "start", "tick" (fake and ceiling, every interval) or "end".
+	Event string
+	// Elapsed is the time since the run began.
+	Elapsed time.Duration
+	// Took is the time since the phase started (ticks and ends).
+	Took time.Duration
+	// Cycles and Requests are the phase's so far (fake and ceiling).
+	Cycles, Requests int64
+	// Stopped says that the load phase ended early (the context was done).
+	Stopped bool
+	// Checks and Failed count the invariants checked and failed (the end
+	// of checks); OK is the run's result (done).
+	Checks, Failed int
+	OK             bool
+	// Config is the run's configuration, defaults filled in (setup).
+	Config Config
+}
+
+// RunWithProgress is Run, telling progress (never two calls at once) as
+// each phase starts and ends and, every tick, how far the load is.
+func RunWithProgress(ctx context.Context, cfg Config, tick time.Duration, progress func(Progress)) (*Report, error) {
+	began := time.Now()
+	cfg.DCs = slices.Clone(cfg.DCs)
+	if err := cfg.normalize(); err != nil {
+		return nil, err
+	}
+	if tick <= 0 {
+		tick = time.Second
+	}
+	if progress != nil {
+		progress(Progress{Phase: "setup", Event: "start", Config: cfg})
+	}
+	r, err := newRunner(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	r.progress, r.tick, r.began = progress, tick, began
+	rep := r.run(ctx)
+	r.emit(Progress{Phase: "done", Event: "end", OK: rep.OK(), Stopped: ctx.Err() != nil})
+	return rep, nil
+}
+
+// emit tells progress, if anyone listens.
+func (r *runner) emit(p Progress) {
+	if r.progress == nil {
+		return
+	}
+	p.Elapsed = time.Since(r.began)
+	r.progress(p)
 }
 
 func newRunner(cfg Config) (*runner, error) {
@@ -215,6 +284,27 @@ func (r *runner) drive(ctx context.Context, ints []*integration) ([]*worker, tim
 	stopped := make(chan struct{})
 	go func() { <-loadCtx.Done(); r.stop.Store(true); close(stopped) }()
 	start := time.Now()
+	ticking, tickDone := make(chan struct{}), make(chan struct{})
+	if r.progress != nil {
+		r.liveCycles.Store(0)
+		r.liveReqs.Store(0)
+		r.emit(Progress{Phase: r.phase, Event: "start"})
+		go func() {
+			defer close(tickDone)
+			t := time.NewTicker(r.tick)
+			defer t.Stop()
+			for {
+				select {
+				case <-ticking:
+					return
+				case <-t.C:
+					r.emit(Progress{Phase: r.phase, Event: "tick", Took: time.Since(start), Cycles: r.liveCycles.Load(), Requests: r.liveReqs.Load()})
+				}
+			}
+		}()
+	} else {
+		close(tickDone)
+	}
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		wg.Add(1)
@@ -222,6 +312,16 @@ func (r *runner) drive(ctx context.Context, ints []*integration) ([]*worker, tim
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	close(ticking)
+	<-tickDone
+	if r.progress != nil {
+		var cycles, reqs int64
+		for _, w := range workers {
+			cycles += w.cycles
+			reqs += w.reqs
+		}
+		r.emit(Progress{Phase: r.phase, Event: "end", Took: elapsed, Cycles: cycles, Requests: reqs, Stopped: ctx.Err() != nil})
+	}
 	cancel()
 	<-stopped
 	return workers, elapsed
@@ -279,6 +379,7 @@ func (r *runner) run(ctx context.Context) *Report {
 			}
 		}
 	}()
+	r.phase = "fake"
 	workers, elapsed := r.drive(ctx, r.ints)
 	close(monitorDone)
 	monWG.Wait()
@@ -304,10 +405,21 @@ func (r *runner) run(ctx context.Context) *Report {
 	}
 	dups.Checked = len(r.codeSeen)
 
+	checking := time.Now()
+	r.emit(Progress{Phase: "checks", Event: "start"})
 	r.checkCaps(&monitor)
 	rep.Checks = append(rep.Checks, dups, replays, monitor)
 	rep.Checks = append(rep.Checks, r.checkState(rep)...)
 	rep.Checks = append(rep.Checks, r.checkWire()...)
+	if r.progress != nil {
+		end := Progress{Phase: "checks", Event: "end", Took: time.Since(checking), Checks: len(rep.Checks)}
+		for _, c := range rep.Checks {
+			if c.Failed > 0 {
+				end.Failed++
+			}
+		}
+		r.emit(end)
+	}
 
 	var ms runtime.MemStats
 	runtime.GC()
@@ -315,6 +427,7 @@ func (r *runner) run(ctx context.Context) *Report {
 	rep.HeapAlloc = ms.HeapAlloc
 
 	if r.cfg.Ceiling && ctx.Err() == nil {
+		r.phase = "ceiling"
 		rep.Ceiling = r.runCeiling(ctx, rep)
 	}
 	return rep
@@ -355,6 +468,9 @@ func (w *worker) loop() {
 		}
 		w.hist[opCycle].add(time.Since(t0))
 		w.cycles++
+		if w.r.progress != nil {
+			w.r.liveCycles.Add(1)
+		}
 	}
 }
 
@@ -391,6 +507,9 @@ func (w *worker) do(o op, method, u string, form url.Values, bearer string) (ans
 	resp.Body.Close()
 	w.hist[o].add(time.Since(t0))
 	w.reqs++
+	if w.r.progress != nil {
+		w.r.liveReqs.Add(1)
+	}
 	if err != nil {
 		return answer{}, fmt.Errorf("%s: reading the body: %w", opNames[o], err)
 	}

@@ -244,6 +244,10 @@ func offContractOf(profile string) string {
 // EnvProgress, when set, makes the suite print a line per case as it ends.
 const EnvProgress = "ZCONFORM_PROGRESS"
 
+// EnvRandomizeAll, when set, makes the go test suite run the cases in
+// random order (the project's tests set it).
+const EnvRandomizeAll = "ZCONFORM_RANDOMIZE_ALL"
+
 // progressLines counts the cases for the progress lines.
 type progressLines struct {
 	total, done int

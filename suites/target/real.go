@@ -204,6 +204,11 @@ func (t *Real) Grant(ctx context.Context) (string, error) {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
+	// the grant counts from when the command returned: the server's own
+	// time of it is no later, so the pacing is an upper bound
+	t.mu.Lock()
+	t.grantAt = append(t.grantAt, time.Now())
+	t.mu.Unlock()
 	if err != nil {
 		return "", fmt.Errorf("grants.command %s: %v: %s", t.file.Grants.Command[0], err, zoho.Redact(strings.TrimSpace(stderr.String())))
 	}
@@ -215,7 +220,8 @@ func (t *Real) Grant(ctx context.Context) (string, error) {
 }
 
 // pace waits, when needed, so that grants.command stays within the
-// grant-token rate limit (K4-NOTE-4): a real wait, said on stderr.
+// grant-token rate limit (K4-NOTE-4): a real wait, said on stderr. Grant
+// records each command's time once it returns.
 func (t *Real) pace(ctx context.Context) error {
 	rate := t.Limits().GrantRate
 	if t.file.Grants.Rate != nil {
@@ -246,9 +252,6 @@ func (t *Real) pace(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	t.mu.Lock()
-	t.grantAt = append(t.grantAt, time.Now())
-	t.mu.Unlock()
 	return nil
 }
 
