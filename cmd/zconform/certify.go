@@ -220,7 +220,7 @@ func adapterFor(adapter, command string, timeout time.Duration) (certify.Factory
 	if ra, ok := repoAdapters[adapter]; ok {
 		root, err := moduleRoot()
 		if err != nil {
-			return nil, certify.Options{}, "", "", err
+			return nil, certify.Options{}, "", "", fmt.Errorf("the %s adapter lives in the zconform checkout (%s): run zconform certify from the checkout after make deps, or certify your integration with -adapter cmd (%v)", adapter, ra.dir, err)
 		}
 		dir := filepath.Join(root, ra.dir)
 		if ra.check != nil {
