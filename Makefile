@@ -11,14 +11,15 @@ COMMIT   := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git status
 VERSION  ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null)
 VPKG     := github.com/zconform/zconform/internal/version
 LDFLAGS  := -ldflags '$(if $(COMMIT),-X $(VPKG).commit=$(COMMIT)) $(if $(VERSION),-X $(VPKG).version=$(VERSION))'
+NODESDK  := fakeserver/testdata/nodesdk
 # the npm packages of the Node checks and adapters: installed again only
 # when a lock file changed
 NPM_DIRS := $(NODESDK) reports/testdata/xsd certify/adapters/nodesdk certify/adapters/tssdk certify/adapters/simpleoauth2
 NPM_STAMPS := $(addsuffix /node_modules/.zconform-installed,$(NPM_DIRS))
-# Debian packages tests need: the Python adapter and example, and the CI
-# examples' shell steps (shellcheck, jq)
-DEBS     := python3-requests-oauthlib python3-pytest shellcheck jq
-NODESDK  := fakeserver/testdata/nodesdk
+# Debian packages tests need: the Python adapter and example, the CI
+# examples' shell steps (shellcheck, jq), and the image's independent
+# readers and engine (podman with runc, skopeo, umoci)
+DEBS     := python3-requests-oauthlib python3-pytest shellcheck jq podman runc skopeo umoci
 ADDR     ?= 127.0.0.1:8080
 FUZZTIME ?= 10s
 # minimizing a new input may take this long; the default (60s) would eat a
@@ -29,7 +30,7 @@ FUZZ_TARGETS := \
 	fakeserver:FuzzTokenEndpoint fakeserver:FuzzAuthorizeEndpoint fakeserver:FuzzControlAPI fakeserver:FuzzSeedFile \
 	fixtures:FuzzCatalogueParse suites/target:FuzzTargetFile reports:FuzzDeviations
 
-.PHONY: conformance certify test deps vet fmt-check unit profiles ginkgo fake bench catalogue help fuzz mutation release zconform
+.PHONY: conformance certify test deps vet fmt-check unit profiles ginkgo fake bench catalogue help fuzz mutation release zconform image
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -51,17 +52,29 @@ release: ## release archives for linux/darwin/windows on amd64/arm64 with SHA256
 	@[ -n "$(VERSION)" ] || { echo "make release needs VERSION=vX.Y.Z (or a v* tag on HEAD)"; exit 2; }
 	$(GO) run ./scripts/release -version $(VERSION) -commit $(COMMIT) -out dist
 
+# the image's platforms: this machine's by default; a release builds both,
+# make image IMAGE_PLATFORMS="linux/amd64 linux/arm64"
+IMAGE_PLATFORMS ?= linux/$(shell $(GO) env GOARCH)
+
+image: ## the container image, from scratch and offline, as an OCI archive: bin/zconform-image.tar (podman load -i …; IMAGE_PLATFORMS=)
+	@for p in $(IMAGE_PLATFORMS); do \
+		os=$${p%%/*}; arch=$${p#*/}; \
+		echo "building bin/$$os-$$arch/zconform (static, CGO_ENABLED=0)"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath $(LDFLAGS) -o bin/$$os-$$arch/zconform ./cmd/zconform || exit 1; \
+	done
+	$(GO) run ./scripts/image $(foreach p,$(IMAGE_PLATFORMS),-binary bin/$(subst /,-,$(p))/zconform) $(if $(VERSION),-version $(VERSION)) $(if $(COMMIT),-commit $(COMMIT)) -o bin/zconform-image.tar
+
 catalogue: ## list the catalogue's cases
 	$(GO) run ./cmd/zconform catalogue
 
 test: deps fmt-check vet unit profiles ## the project's tests: gofmt, go vet, go test -race (each test once), the conformance suite under the second profile
 
-deps: $(NPM_STAMPS) ## fetch Go modules, the npm packages of the Node checks and adapters (when their lock files changed), Debian's python3-requests-oauthlib, python3-pytest, shellcheck and jq
+deps: $(NPM_STAMPS) ## fetch Go modules, the npm packages of the Node checks and adapters (when their lock files changed), the Debian packages the tests use (DEBS: python3-pytest, shellcheck, podman, ...)
 	$(GO) mod download
 	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-			echo "installing Debian's" $$missing "(for the Python adapter, the Python example and the CI examples' tests)"; \
+			echo "installing Debian's" $$missing "(for the Python adapter and example, the CI examples' tests and the image's tests)"; \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 		else \
 			echo "Debian's" $$missing "missing and apt-get cannot run here: the tests that need them skip (install them with apt-get as root)"; \

@@ -34,6 +34,9 @@ type exchange struct {
 func (s *Server) routes() http.Handler {
 	control := s.controlRoutes()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.serveHealth(w, r) { // GET /_zconform/health and /ready, open to all (health.go)
+			return
+		}
 		if r.URL.Path == controlPrefix || strings.HasPrefix(r.URL.Path, controlPrefix+"/") {
 			control.ServeHTTP(w, r)
 			return

@@ -244,6 +244,9 @@ func withBase(base string, i TenantInfo) TenantInfo {
 // tenant under /t/{id}/.
 func (ts *Tenants) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ts.serveHealth(w, r) { // GET /_zconform/health and /ready, open to all (health.go)
+			return
+		}
 		if rest, ok := strings.CutPrefix(r.URL.Path, tenantPrefix); ok {
 			id, sub, _ := strings.Cut(rest, "/")
 			t, found := ts.lookup(id)

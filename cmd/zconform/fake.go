@@ -54,8 +54,21 @@ func runFake(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int 
 	shared := fs.Bool("tenants", false, "serve many runs at once: each creates its own isolated fake (POST /_zconform/v1/tenants) under /t/{id}/; -seed applies to each")
 	maxRuns := fs.Int("max-runs", 1000, "with -tenants: the most live runs")
 	idleTTL := fs.Duration("idle-ttl", 30*time.Minute, "with -tenants: release a run idle for this long")
+	noToken := fs.Bool("no-control-token", false, "listen beyond loopback without $"+controlTokenEnv+" all the same: the control API then answers loopback callers only (in a container: nobody), so clients use what -seed made")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: zconform fake [flags]\n\nServes the fake Zoho Accounts server: every DC under the path prefix of its\nreal host name, and a JSON control API under %s.\nThe control API answers only on loopback unless $%s is set; then every\ncaller must send Authorization: Bearer <token>.\n\nFlags:\n", "/_zconform/v1", controlTokenEnv)
+		fmt.Fprintf(stderr, `Usage: zconform fake [flags]
+
+Serves the fake Zoho Accounts server: every DC under the path prefix of its
+real host name, and a JSON control API under %s.
+The control API answers only on loopback unless $%s is set; then every
+caller must send Authorization: Bearer <token>. On an address beyond
+loopback (0.0.0.0:8080, as in a container) the fake refuses to start without
+the token, unless -no-control-token says to.
+GET %s (alive) and %s (listening and seeded: 200, else 503)
+answer anyone, without a token.
+
+Flags:
+`, "/_zconform/v1", controlTokenEnv, fakeserver.HealthPath, fakeserver.ReadyPath)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -70,6 +83,11 @@ func runFake(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int 
 	}
 	if _, err := zoho.Profile(*profile); err != nil {
 		fmt.Fprintf(stderr, "zconform fake: -profile: %v\n", err)
+		return 2
+	}
+	token := os.Getenv(controlTokenEnv)
+	if msg := refuseOpenControl(*addr, token, *noToken, *shared); msg != "" {
+		fmt.Fprintln(stderr, msg)
 		return 2
 	}
 	var seedFile *fakeserver.SeedFile
@@ -97,7 +115,6 @@ func runFake(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int 
 	if *consentPage {
 		opts = append(opts, fakeserver.WithConsentPage())
 	}
-	token := os.Getenv(controlTokenEnv)
 	if token != "" {
 		opts = append(opts, fakeserver.WithControlToken(token))
 	}
@@ -109,6 +126,9 @@ func runFake(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int 
 		return serveTenants(fakeserver.TenantsConfig{Max: *maxRuns, IdleTTL: *idleTTL, Seed: seedFile, ControlToken: token}, opts, *addr, *readyFile, stdout, stderr, stop)
 	}
 	srv := fakeserver.NewUnstarted(opts...)
+	// GET /_zconform/ready answers 503 until the fake is seeded, listening,
+	// its certificate written and its URLs printed
+	srv.SetReady(false)
 	if seedFile != nil {
 		if err := srv.ApplySeed(seedFile); err != nil {
 			fmt.Fprintf(stderr, "zconform fake: %v\n", err)
@@ -145,6 +165,7 @@ func runFake(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int 
 	fmt.Fprintf(stdout, "  US Accounts server: %s\n  US API domain:      %s\n", srv.AccountsURL(zoho.US), srv.APIURL(zoho.US))
 	fmt.Fprintf(stdout, "  other DCs:          %s/<real host name>, e.g. %s\n", srv.URL, srv.AccountsURL(zoho.EU))
 	fmt.Fprintf(stdout, "  control API:        %s\n", srv.ControlURL())
+	fmt.Fprintf(stdout, "  health, readiness:  %s%s, %s%s\n", srv.URL, fakeserver.HealthPath, srv.URL, fakeserver.ReadyPath)
 	if info.Certificate != "" {
 		fmt.Fprintf(stdout, "  certificate:        %s (trust it: NODE_EXTRA_CA_CERTS, curl --cacert, ...)\n", info.Certificate)
 	}
@@ -153,6 +174,7 @@ func runFake(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int 
 		return 1
 	}
 	defer removeReady(*readyFile)
+	srv.SetReady(true)
 	waitForStop(stderr, stop)
 	return 0
 }
@@ -196,6 +218,25 @@ func removeReady(path string) {
 	}
 }
 
+// refuseOpenControl is why the fake must not start (or ""): on an address
+// beyond loopback without a control token, unless waived. Without the
+// token the control API answers loopback callers only, which is nobody
+// when the fake runs in a container: a fake meant to be driven from the
+// network needs the token, and one that is not says so with the flag.
+func refuseOpenControl(addr, token string, waived, shared bool) string {
+	if token != "" || waived || !beyondLoopback(addr) {
+		return ""
+	}
+	what := "its control API would answer loopback callers only (in a container: nobody)"
+	if shared {
+		what = "runs could be created from loopback only (in a container: by nobody)"
+	}
+	return fmt.Sprintf("zconform fake: refusing to listen on %s, beyond loopback, without $%s: %s.\n"+
+		"  Set $%s to a secret (every control request then sends Authorization: Bearer <secret>),\n"+
+		"  or listen on 127.0.0.1, or pass -no-control-token to serve the OAuth endpoints (and what -seed made) all the same.",
+		addr, controlTokenEnv, what, controlTokenEnv)
+}
+
 // beyondLoopback says whether the listen address reaches beyond loopback.
 func beyondLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
@@ -221,6 +262,7 @@ func waitForStop(stderr io.Writer, stop <-chan struct{}) {
 // serveTenants serves a fake shared by many runs until a signal or stop.
 func serveTenants(cfg fakeserver.TenantsConfig, opts []fakeserver.Option, addr, readyFile string, stdout, stderr io.Writer, stop <-chan struct{}) int {
 	ts := fakeserver.NewTenants(cfg, opts...)
+	ts.SetReady(false) // until the ready file is written
 	if err := ts.Start(addr); err != nil {
 		fmt.Fprintf(stderr, "zconform fake: %v\n", err)
 		return 1
@@ -230,6 +272,7 @@ func serveTenants(cfg fakeserver.TenantsConfig, opts []fakeserver.Option, addr, 
 	fmt.Fprintf(stdout, "zconform fake Zoho Accounts server, shared by many runs, on %s\n", ts.URL)
 	fmt.Fprintf(stdout, "  create a run:   POST %s  (answers its URL, %s/t/{id}, and its token for its control API)\n", create, ts.URL)
 	fmt.Fprintf(stdout, "  release a run:  DELETE %s/{id} with its token  (idle runs are released after %s; at most %d live)\n", create, cfg.IdleTTL, cfg.Max)
+	fmt.Fprintf(stdout, "  health:         %s%s, %s%s\n", ts.URL, fakeserver.HealthPath, ts.URL, fakeserver.ReadyPath)
 	if beyondLoopback(addr) {
 		if cfg.ControlToken == "" {
 			fmt.Fprintf(stderr, "zconform fake: -tenants listens beyond loopback without $%s: runs can only be created from loopback; set it to share the fake (its holder may list and release every run)\n", controlTokenEnv)
@@ -242,6 +285,7 @@ func serveTenants(cfg fakeserver.TenantsConfig, opts []fakeserver.Option, addr, 
 		return 1
 	}
 	defer removeReady(readyFile)
+	ts.SetReady(true)
 	waitForStop(stderr, stop)
 	return 0
 }
