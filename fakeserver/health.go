@@ -2,9 +2,6 @@ package fakeserver
 
 import (
 	"net/http"
-	"runtime"
-	"sync"
-	"weak"
 )
 
 // Liveness and readiness, for whatever runs the fake: a container's
@@ -23,37 +20,16 @@ const (
 	ReadyPath  = "/_zconform/ready"
 )
 
-// held holds the servers and shared fakes whose owner holds readiness back
-// (SetReady(false)), by weak pointer: one dropped while held leaves no
-// entry behind.
-var held sync.Map // weak.Pointer[Server] or weak.Pointer[Tenants] → struct{}
-
-func setReady[T any](p *T, ready bool) {
-	k := weak.Make(p)
-	if ready {
-		held.Delete(k)
-		return
-	}
-	if _, loaded := held.LoadOrStore(k, struct{}{}); !loaded {
-		runtime.AddCleanup(p, func(k weak.Pointer[T]) { held.Delete(k) }, k)
-	}
-}
-
-func isHeld[T any](p *T) bool {
-	_, ok := held.Load(weak.Make(p))
-	return ok
-}
-
 // SetReady(false) makes GET /_zconform/ready answer 503 until
 // SetReady(true): call it before Start when there is more to do before
 // clients may come (seeding after Start, writing the certificate where
 // they read it). A server is ready by default: a request that reaches it
 // is served.
-func (s *Server) SetReady(ready bool) { setReady(s, ready) }
+func (s *Server) SetReady(ready bool) { s.starting.Store(!ready) }
 
 // SetReady(false) makes the shared fake's GET /_zconform/ready answer 503
 // until SetReady(true); see Server.SetReady.
-func (ts *Tenants) SetReady(ready bool) { setReady(ts, ready) }
+func (ts *Tenants) SetReady(ready bool) { ts.starting.Store(!ready) }
 
 // serveHealth answers the health and readiness paths, and reports whether
 // the request was one of them.
@@ -64,7 +40,7 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) bool {
 			return "stopping"
 		default:
 		}
-		if isHeld(s) {
+		if s.starting.Load() {
 			return "starting"
 		}
 		return ""
@@ -81,7 +57,7 @@ func (ts *Tenants) serveHealth(w http.ResponseWriter, r *http.Request) bool {
 		if closed {
 			return "stopping"
 		}
-		if isHeld(ts) {
+		if ts.starting.Load() {
 			return "starting"
 		}
 		return ""

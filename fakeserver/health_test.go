@@ -5,10 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"testing"
-	"time"
-	"weak"
 
 	"github.com/zconform/zconform/fixtures/zoho"
 )
@@ -179,34 +176,5 @@ func TestHealthOnSharedFake(t *testing.T) {
 	ts.Close()
 	if code, status := probe(t, ts.Handler(), http.MethodGet, ReadyPath, "127.0.0.1:1", ""); code != http.StatusServiceUnavailable || status != "stopping" {
 		t.Errorf("closed: GET %s = %d %q, want 503 stopping", ReadyPath, code, status)
-	}
-}
-
-// A server dropped while held leaves nothing in the table of held ones.
-func TestHeldServerIsForgotten(t *testing.T) {
-	var keys []weak.Pointer[Server]
-	func() {
-		for range 10 {
-			s := NewUnstarted()
-			s.SetReady(false)
-			keys = append(keys, weak.Make(s))
-		}
-	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		runtime.GC()
-		left := 0
-		for _, k := range keys {
-			if _, ok := held.Load(k); ok {
-				left++
-			}
-		}
-		if left == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d dropped servers are still held", left, len(keys))
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

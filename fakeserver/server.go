@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zconform/zconform/fixtures/zoho"
@@ -29,6 +30,8 @@ type Server struct {
 	cert     *x509.Certificate
 	handler  http.Handler
 	closed   chan struct{}
+	// starting holds GET /_zconform/ready at 503 (SetReady(false))
+	starting atomic.Bool
 
 	mu       sync.Mutex
 	limits   zoho.Limits

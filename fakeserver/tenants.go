@@ -68,6 +68,8 @@ type Tenants struct {
 	mu      sync.RWMutex
 	tenants map[string]*tenant
 	closed  bool
+	// starting holds GET /_zconform/ready at 503 (SetReady(false))
+	starting atomic.Bool
 	// created holds, per caller, the times of its recent creations.
 	created map[string][]time.Time
 
