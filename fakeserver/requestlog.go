@@ -20,10 +20,13 @@ import (
 
 // Request is one entry of the request log, secrets redacted.
 type Request struct {
-	Seq    int64             `json:"seq"`
-	Time   time.Time         `json:"time"`
-	DC     zoho.DC           `json:"dc"`
-	Role   string            `json:"server"`
+	Seq  int64     `json:"seq"`
+	Time time.Time `json:"time"`
+	DC   zoho.DC   `json:"dc"`
+	Role string    `json:"server"`
+	// Host is the Zoho host name the request named: its Host header
+	// (through the proxy or the in-process transport) or its path prefix.
+	Host   string            `json:"host"`
 	Method string            `json:"method"`
 	Path   string            `json:"path"`
 	Params map[string]string `json:"params"`
@@ -176,12 +179,12 @@ func (s *Server) record(x *exchange) {
 	}
 	// a fault that broke the connection (hang, reset) logs status 0: no answer
 	e := Request{
-		Time: s.clock.Now(), DC: x.t.dc, Role: x.t.role.String(), Method: cut(x.r.Method, logMaxKey),
+		Time: s.clock.Now(), DC: x.t.dc, Role: x.t.role.String(), Host: cut(x.t.host, logMaxKey), Method: cut(x.r.Method, logMaxKey),
 		Path: cut(s.redact(x.t.path), logMaxValue), Params: params, Status: status, Error: x.errStr,
 	}
 	e = s.log.add(e)
 	if l := s.opts.logger; l != nil {
-		attrs := []any{"seq", e.Seq, "dc", e.DC, "server", e.Role, "method", e.Method, "path", e.Path,
+		attrs := []any{"seq", e.Seq, "dc", e.DC, "server", e.Role, "host", e.Host, "method", e.Method, "path", e.Path,
 			"status", e.Status, "error", e.Error, "params", params}
 		if s.opts.tenant != "" {
 			attrs = append(attrs, "tenant", s.opts.tenant)

@@ -382,6 +382,9 @@ type target struct {
 	dc   zoho.DC
 	role zoho.Role
 	path string // the path below the DC's base
+	// host is the Zoho host name the request named: its Host (real host
+	// names: the proxy, the in-process transport) or its path prefix
+	host string
 	// realHosts is true when the request came in on a real Zoho host name.
 	realHosts bool
 	prefix    string // scheme://host of the listener, for path-prefix requests
@@ -424,12 +427,12 @@ func resolve(r *http.Request) (target, bool) {
 		host = h
 	}
 	if dc, role, ok := zoho.HostRole(host); ok {
-		return target{dc: dc, role: role, path: r.URL.Path, realHosts: true}, true
+		return target{dc: dc, role: role, path: r.URL.Path, host: strings.ToLower(host), realHosts: true}, true
 	}
 	rest := strings.TrimPrefix(r.URL.Path, "/")
 	seg, sub, _ := strings.Cut(rest, "/")
 	if dc, role, ok := zoho.HostRole(seg); ok {
-		return target{dc: dc, role: role, path: "/" + sub, prefix: baseURL(r)}, true
+		return target{dc: dc, role: role, path: "/" + sub, host: strings.ToLower(seg), prefix: baseURL(r)}, true
 	}
 	return target{}, false
 }
