@@ -205,7 +205,12 @@ func (p *Proxy) serveOuter(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodConnect:
 		p.connect(w, r)
 	case r.URL.IsAbs(): // a plain proxy request: GET http://host/path
+		h := p.handler(r)
 		host, ok := zohoHost(r.URL.Host)
+		if refused, isRefusal := h.(proxyAuthRequired); isRefusal {
+			refused.ServeHTTP(w, r)
+			return
+		}
 		switch {
 		case ok:
 			in := r.Clone(r.Context())
@@ -213,7 +218,7 @@ func (p *Proxy) serveOuter(w http.ResponseWriter, r *http.Request) {
 			in.URL.Scheme, in.URL.Host = "", ""
 			in.Header.Del("Proxy-Authorization")
 			in.Header.Del("Proxy-Connection")
-			p.handler(r).ServeHTTP(w, in)
+			h.ServeHTTP(w, in)
 		case p.opts.passThrough:
 			p.forwardPlain(w, r)
 		default:
@@ -228,6 +233,11 @@ func (p *Proxy) serveOuter(w http.ResponseWriter, r *http.Request) {
 // connect answers a CONNECT: a tunnel to a Zoho host ends here, in TLS;
 // one to another host is refused, or spliced through with pass-through.
 func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
+	h := p.handler(r)
+	if refused, ok := h.(proxyAuthRequired); ok {
+		refused.ServeHTTP(w, r)
+		return
+	}
 	host, ok := zohoHost(r.Host)
 	if !ok && !p.opts.passThrough {
 		p.log("refused a CONNECT", "host", r.Host, "reason", "not a Zoho host; -pass-through to tunnel it")
@@ -275,13 +285,13 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
 			p.splice(client, upstream)
 			return
 		}
-		p.terminate(client, host, r)
+		p.terminate(client, host, h)
 	}()
 }
 
 // terminate speaks TLS as host on a tunnel and hands the connection to
 // the inner HTTP server.
-func (p *Proxy) terminate(conn net.Conn, host string, r *http.Request) {
+func (p *Proxy) terminate(conn net.Conn, host string, h http.Handler) {
 	limits := p.opts.limits.withDefaults()
 	tc := tls.Server(conn, &tls.Config{
 		NextProtos: []string{"http/1.1"},
@@ -296,7 +306,7 @@ func (p *Proxy) terminate(conn net.Conn, host string, r *http.Request) {
 		return
 	}
 	_ = conn.SetDeadline(time.Time{})
-	t := &tunnelConn{Conn: tc, host: host, handler: p.handler(r)}
+	t := &tunnelConn{Conn: tc, host: host, handler: h}
 	select {
 	case p.tunnels.conns <- t:
 	case <-p.closed:

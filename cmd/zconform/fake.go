@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,10 +25,14 @@ const controlTokenEnv = "ZCONFORM_CONTROL_TOKEN"
 // readyInfo is what the fake prints (and writes to --ready-file) once it
 // listens, so that scripts in any language can find it.
 type readyInfo struct {
-	URL         string                        `json:"url"`
-	Control     string                        `json:"control_api"`
-	Profile     string                        `json:"profile"`
-	Certificate string                        `json:"certificate,omitempty"`
+	URL         string `json:"url"`
+	Control     string `json:"control_api"`
+	Profile     string `json:"profile"`
+	Certificate string `json:"certificate,omitempty"`
+	// Proxy and ProxyCA are the intercepting proxy's URL and its CA's
+	// certificate file, with -proxy.
+	Proxy       string                        `json:"proxy,omitempty"`
+	ProxyCA     string                        `json:"proxy_ca,omitempty"`
 	DataCentres map[zoho.DC]map[string]string `json:"data_centres"`
 	Clients     []clientInfo                  `json:"clients"`
 }
@@ -54,6 +59,10 @@ func runFake(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int 
 	shared := fs.Bool("tenants", false, "serve many runs at once: each creates its own isolated fake (POST /_zconform/v1/tenants) under /t/{id}/; -seed applies to each")
 	maxRuns := fs.Int("max-runs", 1000, "with -tenants: the most live runs")
 	idleTTL := fs.Duration("idle-ttl", 30*time.Minute, "with -tenants: release a run idle for this long")
+	proxyAddr := fs.String("proxy", "", "also serve an intercepting HTTPS proxy on this address (host:port) for HTTPS_PROXY: Zoho's real host names answered by the fake, other hosts refused")
+	caCert := fs.String("ca-cert", "zconform-ca.pem", "with -proxy: where to write the proxy CA's certificate for clients to trust; with -ca-key, the CA to load (both made if neither exists)")
+	caKey := fs.String("ca-key", "", "with -proxy: the proxy CA's private key, to keep one CA across runs: loaded with -ca-cert, or made with it (mode 0600) if neither file exists")
+	passThrough := fs.Bool("pass-through", false, "with -proxy: tunnel hosts other than Zoho's unchanged instead of refusing them (loopback only)")
 	noToken := fs.Bool("no-control-token", false, "listen beyond loopback without $"+controlTokenEnv+" all the same: the control API then answers loopback callers only (in a container: nobody), so clients use what -seed made")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: zconform fake [flags]
@@ -90,6 +99,24 @@ Flags:
 		fmt.Fprintln(stderr, msg)
 		return 2
 	}
+	if *proxyAddr != "" {
+		if msg := refuseOpenControl(*proxyAddr, token, *noToken, *shared); msg != "" {
+			fmt.Fprintln(stderr, strings.Replace(msg, "refusing to listen", "refusing to serve the proxy", 1))
+			return 2
+		}
+		if *passThrough && beyondLoopback(*proxyAddr) {
+			fmt.Fprintf(stderr, "zconform fake: refusing -pass-through on %s, beyond loopback: that would be an open proxy to the internet; serve the proxy on 127.0.0.1, or drop -pass-through\n", *proxyAddr)
+			return 2
+		}
+	} else {
+		for _, f := range []string{"ca-key", "pass-through"} {
+			if flagSet(fs, f) {
+				fmt.Fprintf(stderr, "zconform fake: -%s needs -proxy ADDR\n", f)
+				return 2
+			}
+		}
+	}
+	ps := proxySetup{addr: *proxyAddr, caCert: *caCert, caKey: *caKey, passThrough: *passThrough}
 	var seedFile *fakeserver.SeedFile
 	if *seed != "" {
 		var err error
@@ -123,7 +150,7 @@ Flags:
 			fmt.Fprintln(stderr, "zconform fake: -tenants serves plain HTTP; run it behind a TLS proxy, or drop -tls")
 			return 2
 		}
-		return serveTenants(fakeserver.TenantsConfig{Max: *maxRuns, IdleTTL: *idleTTL, Seed: seedFile, ControlToken: token}, opts, *addr, *readyFile, stdout, stderr, stop)
+		return serveTenants(fakeserver.TenantsConfig{Max: *maxRuns, IdleTTL: *idleTTL, Seed: seedFile, ControlToken: token}, opts, *addr, ps, *readyFile, stdout, stderr, stop)
 	}
 	srv := fakeserver.NewUnstarted(opts...)
 	// GET /_zconform/ready answers 503 until the fake is seeded, listening,
@@ -152,6 +179,21 @@ Flags:
 		}
 		info.Certificate = *certOut
 	}
+	var proxy *fakeserver.Proxy
+	if ps.addr != "" {
+		ca, err := ps.ca()
+		if err != nil {
+			fmt.Fprintf(stderr, "zconform fake: -proxy: %v\n", err)
+			return 1
+		}
+		p, err := srv.StartProxy(ps.addr, ps.options(ca)...)
+		if err != nil {
+			fmt.Fprintf(stderr, "zconform fake: %v\n", err)
+			return 1
+		}
+		defer p.Close()
+		proxy, info.Proxy, info.ProxyCA = p, p.URL, ps.caCert
+	}
 	for _, d := range zoho.DataCentres() {
 		info.DataCentres[d.DC] = map[string]string{"accounts_server": srv.AccountsURL(d.DC), "api_domain": srv.APIURL(d.DC)}
 	}
@@ -168,6 +210,9 @@ Flags:
 	fmt.Fprintf(stdout, "  health, readiness:  %s%s, %s%s\n", srv.URL, fakeserver.HealthPath, srv.URL, fakeserver.ReadyPath)
 	if info.Certificate != "" {
 		fmt.Fprintf(stdout, "  certificate:        %s (trust it: NODE_EXTRA_CA_CERTS, curl --cacert, ...)\n", info.Certificate)
+	}
+	if proxy != nil {
+		printProxy(stdout, proxy, ps, false)
 	}
 	if err := writeReady(*readyFile, info); err != nil {
 		fmt.Fprintf(stderr, "zconform fake: -ready-file: %v\n", err)
@@ -260,7 +305,7 @@ func waitForStop(stderr io.Writer, stop <-chan struct{}) {
 }
 
 // serveTenants serves a fake shared by many runs until a signal or stop.
-func serveTenants(cfg fakeserver.TenantsConfig, opts []fakeserver.Option, addr, readyFile string, stdout, stderr io.Writer, stop <-chan struct{}) int {
+func serveTenants(cfg fakeserver.TenantsConfig, opts []fakeserver.Option, addr string, ps proxySetup, readyFile string, stdout, stderr io.Writer, stop <-chan struct{}) int {
 	ts := fakeserver.NewTenants(cfg, opts...)
 	ts.SetReady(false) // until the ready file is written
 	if err := ts.Start(addr); err != nil {
@@ -268,11 +313,29 @@ func serveTenants(cfg fakeserver.TenantsConfig, opts []fakeserver.Option, addr, 
 		return 1
 	}
 	defer ts.Close()
+	var proxy *fakeserver.Proxy
+	if ps.addr != "" {
+		ca, err := ps.ca()
+		if err != nil {
+			fmt.Fprintf(stderr, "zconform fake: -proxy: %v\n", err)
+			return 1
+		}
+		if proxy, err = ts.StartProxy(ps.addr, ps.options(ca)...); err != nil {
+			fmt.Fprintf(stderr, "zconform fake: %v\n", err)
+			return 1
+		}
+		defer proxy.Close()
+	}
 	create := ts.URL + "/_zconform/v1/tenants"
 	fmt.Fprintf(stdout, "zconform fake Zoho Accounts server, shared by many runs, on %s\n", ts.URL)
 	fmt.Fprintf(stdout, "  create a run:   POST %s  (answers its URL, %s/t/{id}, and its token for its control API)\n", create, ts.URL)
 	fmt.Fprintf(stdout, "  release a run:  DELETE %s/{id} with its token  (idle runs are released after %s; at most %d live)\n", create, cfg.IdleTTL, cfg.Max)
 	fmt.Fprintf(stdout, "  health:         %s%s, %s%s\n", ts.URL, fakeserver.HealthPath, ts.URL, fakeserver.ReadyPath)
+	ready := map[string]any{"url": ts.URL, "tenants": create, "max_runs": cfg.Max, "idle_ttl": cfg.IdleTTL.String()}
+	if proxy != nil {
+		printProxy(stdout, proxy, ps, true)
+		ready["proxy"], ready["proxy_ca"] = proxy.URL, ps.caCert
+	}
 	if beyondLoopback(addr) {
 		if cfg.ControlToken == "" {
 			fmt.Fprintf(stderr, "zconform fake: -tenants listens beyond loopback without $%s: runs can only be created from loopback; set it to share the fake (its holder may list and release every run)\n", controlTokenEnv)
@@ -280,7 +343,7 @@ func serveTenants(cfg fakeserver.TenantsConfig, opts []fakeserver.Option, addr, 
 			fmt.Fprintln(stderr, "zconform fake: -tenants listens beyond loopback: anyone who reaches it may create a run (each gets its own token); listing and releasing other runs need the admin token")
 		}
 	}
-	if err := writeReady(readyFile, map[string]any{"url": ts.URL, "tenants": create, "max_runs": cfg.Max, "idle_ttl": cfg.IdleTTL.String()}); err != nil {
+	if err := writeReady(readyFile, ready); err != nil {
 		fmt.Fprintf(stderr, "zconform fake: -ready-file: %v\n", err)
 		return 1
 	}
