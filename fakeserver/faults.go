@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"container/list"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -429,8 +428,14 @@ func hijackReset(w http.ResponseWriter) bool {
 	if err != nil {
 		return false
 	}
-	if tc, ok := conn.(*tls.Conn); ok {
-		conn = tc.NetConn() // no close_notify: reset the TCP connection under TLS
+	// no close_notify: reset the TCP connection under TLS (and under the
+	// proxy's tunnel)
+	for {
+		inner, ok := conn.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		conn = inner.NetConn()
 	}
 	if tcp, ok := conn.(*net.TCPConn); ok {
 		_ = tcp.SetLinger(0)

@@ -318,8 +318,16 @@ func (p *Proxy) terminate(conn net.Conn, host string, h http.Handler) {
 // a client that does not trust the CA needs.
 func (p *Proxy) handshakeFailed(conn net.Conn, host string, err error) {
 	msg := err.Error()
-	untrusted := strings.Contains(msg, "unknown certificate authority") || strings.Contains(msg, "bad certificate") ||
-		strings.Contains(msg, "certificate unknown") || strings.Contains(msg, "unknown ca") || errors.Is(err, io.EOF)
+	// How clients that reject the certificate end the handshake, as Go
+	// reports it: the alerts unknown_ca ("remote error: tls: unknown
+	// certificate authority": OpenSSL under TLS 1.2), certificate_unknown
+	// ("... unknown certificate") and bad_certificate (Go's clients); an
+	// alert OpenSSL 3 (curl, Python) sends in plaintext under TLS 1.3,
+	// before it has switched to the handshake keys, which Go cannot
+	// decrypt ("local error: tls: bad record MAC"); or a bare close (Java's
+	// HttpClient: EOF).
+	untrusted := strings.Contains(msg, "unknown certificate") || strings.Contains(msg, "bad certificate") ||
+		strings.Contains(msg, "bad record MAC") || errors.Is(err, io.EOF)
 	where := "the file CA.WriteCert writes"
 	if p.opts.caFile != "" {
 		where = p.opts.caFile
@@ -399,11 +407,17 @@ type tunnelConn struct {
 	handler http.Handler
 }
 
+// NetConn is the connection under the tunnel's TLS.
+func (t *tunnelConn) NetConn() net.Conn { return t.Conn }
+
 // prefixConn reads prefix before the connection.
 type prefixConn struct {
 	net.Conn
 	prefix []byte
 }
+
+// NetConn is the connection under the prefix.
+func (c *prefixConn) NetConn() net.Conn { return c.Conn }
 
 func (c *prefixConn) Read(b []byte) (int, error) {
 	if len(c.prefix) > 0 {

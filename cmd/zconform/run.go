@@ -46,6 +46,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	destructive := fs.Bool("destructive", false, "with -target: include the cases that evict tokens and exhaust rate limits (production needs test_user: true)")
 	deviations := fs.String("deviations", "", "an expected-deviations file: cases that deviate as written are reported as deviations, not failures")
 	breaks := fs.String("break", "", "comma-separated seed IDs (K4-…) or deviations (DEV-…) whose rules the fake breaks, to watch the suite catch them (e.g. K4-TOKEN-CODE-b)")
+	via := fs.String("via", "direct", "how to reach the bundled fake: direct (its listener, path-prefixed URLs) or proxy (Zoho's real host names, https://accounts.zoho.com, ..., through the fake's intercepting proxy, as an unchanged client would)")
 	fakeLimits := fs.String("fake-limits", "", `limits the fake runs apart from the profile's contract, as YAML, e.g. "{grant_lifetime: 61s}": to watch the suite catch them`)
 	grace := fs.Duration("grace", defaultGrace, "when the run is stopped (SIGINT, SIGTERM): how long the suite may take to revoke the run's tokens and write its reports before it is killed")
 	fs.Usage = func() {
@@ -85,7 +86,20 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
+	switch *via {
+	case "direct", "proxy":
+	default:
+		fmt.Fprintf(stderr, "zconform run: -via %q: use direct or proxy\n", *via)
+		return 2
+	}
+	if *via == "proxy" && *targetFile != "" {
+		fmt.Fprintln(stderr, "zconform run: -via proxy reaches the bundled fake through its proxy on Zoho's host names; a -target is reached at the URLs its file names")
+		return 2
+	}
 	targetName, runProfile := "fake", *profile
+	if *via == "proxy" {
+		targetName = "fake via proxy"
+	}
 	if runProfile == "" {
 		runProfile = zoho.Kaizen4
 	}
@@ -260,7 +274,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	_ = os.Remove(it.cleanup) // the suite creates it when it opens a real target
 	defer os.Remove(it.cleanup)
 	cmd.Env = append(os.Environ(), target.EnvProfile+"="+*profile, target.EnvOut+"="+outDir, target.EnvFakeBreaks+"="+*breaks,
-		target.EnvFakeLimits+"="+*fakeLimits,
+		target.EnvFakeLimits+"="+*fakeLimits, target.EnvVia+"="+*via,
 		target.EnvTarget+"="+*targetFile, target.EnvSlow+"="+flag01(*slow), target.EnvDestructive+"="+flag01(*destructive),
 		reports.EnvDeviations+"="+*deviations, target.EnvCleanupReport+"="+it.cleanup,
 		conformance.EnvRandomizeAll+"=") // a user's run keeps the catalogue's order

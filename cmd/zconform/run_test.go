@@ -127,6 +127,8 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		{[]string{"run", "-grace", "0s"}, "-grace must be positive"},
 		{[]string{"run", "-label-filter", "area:registration &&"}, `-label-filter "area:registration &&" does not parse`},
 		{[]string{"run", "-label-filter", "case:NO-SUCH-CASE"}, `-label-filter "case:NO-SUCH-CASE" matches none of the`},
+		{[]string{"run", "-via", "tunnel"}, `-via "tunnel": use direct or proxy`},
+		{[]string{"run", "-via", "proxy", "-target", "t.yaml"}, "a -target is reached at the URLs its file names"},
 	} {
 		var stdout, stderr syncBuffer
 		if code := run(c.args, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), c.want) {
@@ -185,5 +187,29 @@ func TestVersionCommand(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(stdout.String()), &id); err != nil || id.Catalogue != fixtures.CatalogueDigest() || id.Cases != len(fixtures.Load().Cases) || id.Go == "" {
 		t.Fatalf("version -json: %+v %v\n%s", id, err, stdout.String())
+	}
+}
+
+// zconform run -via proxy: the whole catalogue on Zoho's real host names
+// through the fake's proxy, named so in the reports; a break is caught
+// there as directly.
+func TestRunViaProxy(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr syncBuffer
+	if code := run([]string{"run", "-via", "proxy", "-out", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	r, err := reports.ReadResults(filepath.Join(out, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Run.Target != "fake via proxy" || r.Totals.Passed != len(fixtures.Load().Cases) || r.Totals.Failed != 0 {
+		t.Errorf("via proxy: target %q, totals %+v", r.Run.Target, r.Totals)
+	}
+	broken := t.TempDir()
+	stdout, stderr = syncBuffer{}, syncBuffer{}
+	code := run([]string{"run", "-via", "proxy", "-break", "K4-TOKEN-CODE-b", "-label-filter", "seed: containsAny {K4-TOKEN-CODE-b}", "-out", broken}, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stdout.String(), "TOKEN-CODE-REUSED") {
+		t.Errorf("a break via proxy: exit %d\n%s", code, stdout.String())
 	}
 }

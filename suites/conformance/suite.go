@@ -130,7 +130,7 @@ var (
 	// shared is the real target of $ZCONFORM_TARGET, nil for the fake.
 	shared *target.Real
 	// targetName names the target in the reports.
-	targetName = "fake"
+	targetName = target.FakeName()
 	// offContract says how the fake is configured apart from the contract.
 	offContract string
 )

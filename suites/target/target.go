@@ -167,9 +167,30 @@ type RealTime interface {
 	Destructive() bool
 }
 
-// Fake is a target backed by a fresh in-process fake server.
+// Fake is a target backed by a fresh in-process fake server, reached on
+// its listener (path prefixes) or, with $ZCONFORM_VIA=proxy, through its
+// intercepting proxy on Zoho's real host names.
 type Fake struct {
 	*fakeserver.Server
+	proxy *fakeserver.Proxy
+}
+
+// EnvVia says how a run reaches the bundled fake: "proxy" sends every
+// request to Zoho's real host names (https://accounts.zoho.com, ...)
+// through the fake's intercepting proxy, as an unchanged client would;
+// empty (or "direct") uses the fake's listener and its path prefixes.
+const EnvVia = "ZCONFORM_VIA"
+
+// Via is how the run reaches the bundled fake: "direct" or "proxy".
+func Via() (string, error) {
+	switch v := os.Getenv(EnvVia); v {
+	case "", "direct":
+		return "direct", nil
+	case "proxy":
+		return v, nil
+	default:
+		return "", fmt.Errorf("$%s=%q: use proxy or direct", EnvVia, v)
+	}
 }
 
 // NewFake starts a fake with the given profile on a loopback port.
@@ -189,7 +210,18 @@ func NewFake(profile string) (*Fake, error) {
 	if err != nil {
 		return nil, err
 	}
+	via, err := Via()
+	if err != nil {
+		return nil, err
+	}
 	srv := fakeserver.New(opts...)
+	f := &Fake{Server: srv}
+	if via == "proxy" {
+		if f.proxy, err = srv.StartProxy("127.0.0.1:0"); err != nil {
+			srv.Close()
+			return nil, err
+		}
+	}
 	if err := srv.Break(FakeBreaks()...); err != nil {
 		srv.Close()
 		return nil, fmt.Errorf("$%s: %w", EnvFakeBreaks, err)
@@ -198,7 +230,7 @@ func NewFake(profile string) (*Fake, error) {
 		srv.Close()
 		return nil, fmt.Errorf("$%s: %w", EnvFakeLimits, err)
 	}
-	return &Fake{srv}, nil
+	return f, nil
 }
 
 // OffContract says how the bundled fake of a run is configured apart from
@@ -308,11 +340,56 @@ func (j *journal) write(secret string) {
 	_, _ = j.f.WriteString(secret + "\n")
 }
 
-// Name is "fake".
-func (f *Fake) Name() string { return "fake" }
+// Name is "fake", or "fake via proxy".
+func (f *Fake) Name() string { return FakeName() }
 
-// HTTP is the fake's client.
-func (f *Fake) HTTP() *http.Client { return f.Client() }
+// FakeName names the bundled fake in reports: "fake", or "fake via proxy"
+// when the run reaches it through its proxy ($ZCONFORM_VIA=proxy).
+func FakeName() string {
+	if v, _ := Via(); v == "proxy" {
+		return "fake via proxy"
+	}
+	return "fake"
+}
+
+// HTTP is the fake's client: on its listener, or through its proxy
+// trusting the proxy's CA. It does not follow redirects.
+func (f *Fake) HTTP() *http.Client {
+	if f.proxy == nil {
+		return f.Client()
+	}
+	hc := f.proxy.HTTPClient()
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return hc
+}
+
+// AccountsURL is the DC's Accounts server: Zoho's own through the proxy,
+// else the fake's path-prefixed one.
+func (f *Fake) AccountsURL(dc zoho.DC) string {
+	if f.proxy != nil {
+		d, _ := zoho.Lookup(dc)
+		return d.AccountsURL()
+	}
+	return f.Server.AccountsURL(dc)
+}
+
+// APIURL is the DC's API domain: Zoho's own through the proxy, else the
+// fake's path-prefixed one.
+func (f *Fake) APIURL(dc zoho.DC) string {
+	if f.proxy != nil {
+		d, _ := zoho.Lookup(dc)
+		return d.APIURL()
+	}
+	return f.Server.APIURL(dc)
+}
+
+// Close stops the proxy, if any, and the fake.
+func (f *Fake) Close() {
+	if f.proxy != nil {
+		f.proxy.Close()
+	}
+	f.Server.Close()
+}
 
 // NamedDCs are every DC: the fake serves them all.
 func (f *Fake) NamedDCs() []zoho.DC {
