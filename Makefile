@@ -19,7 +19,7 @@ NPM_STAMPS := $(addsuffix /node_modules/.zconform-installed,$(NPM_DIRS))
 # Debian packages tests need: the Python adapter and example, the CI
 # examples' shell steps (shellcheck, jq), and the image's independent
 # readers and engine (podman with runc, skopeo, umoci)
-DEBS     := python3-requests-oauthlib python3-pytest shellcheck jq podman runc skopeo umoci
+DEBS     := python3-requests-oauthlib python3-requests python3-pytest curl shellcheck jq podman runc skopeo umoci
 ADDR     ?= 127.0.0.1:8080
 FUZZTIME ?= 10s
 # minimizing a new input may take this long; the default (60s) would eat a
