@@ -39,7 +39,7 @@ func TestFakeProxy(t *testing.T) {
 	var first *x509.Certificate
 	for run := range 2 {
 		var stdout, stderr syncBuffer
-		info, stop, done := startFake(t, &stdout, &stderr, "-addr", "127.0.0.1:0", "-proxy", "127.0.0.1:0", "-ca-cert", caCert, "-ca-key", caKey, "-log", "off")
+		info, stop, done := startFake(t, &stdout, &stderr, "-addr", "127.0.0.1:0", "-proxy", "127.0.0.1:0", "-ca-cert", caCert, "-ca-key", caKey, "-log", "json")
 		if info.Proxy == "" || info.ProxyCA != caCert {
 			t.Fatalf("ready info: %+v", info)
 		}
@@ -70,6 +70,18 @@ func TestFakeProxy(t *testing.T) {
 		close(stop)
 		if code := <-done; code != 0 {
 			t.Errorf("exit %d: %s", code, stderr.String())
+		}
+		// the key, whole or in part, is in no output
+		key, err := os.ReadFile(caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyText := strings.Join(strings.Split(strings.TrimSpace(string(key)), "\n")[1:3], "")
+		if out := stdout.String() + stderr.String(); strings.Contains(out, "PRIVATE KEY") || strings.Contains(out, keyText[:40]) {
+			t.Errorf("the CA key reached the output:\n%s", out)
+		}
+		if !strings.Contains(stderr.String(), `"host":"accounts.zoho.eu"`) || !strings.Contains(stderr.String(), `"refused a CONNECT"`) {
+			t.Errorf("the log lacks the request's host or the refusal:\n%s", stderr.String())
 		}
 	}
 	if fi, err := os.Stat(caKey); err != nil || fi.Mode().Perm() != 0o600 {
