@@ -13,6 +13,10 @@ import (
 // go1.26.8, catalogue sha256:0123456789ab".
 func Judge() string { return reports.CurrentBuild().String() }
 
+// ViaProxyTransport is how a certificate made via the fake's proxy
+// (Options.Proxy) names the transport, at the end of its Fake line.
+const ViaProxyTransport = "via proxy: the integration given Zoho's real URLs, reaching the fake through its intercepting HTTPS proxy (HTTPS_PROXY and the proxy's CA)"
+
 // CertificateMeta is the metadata of a certificate for an integration
 // judged with opts (reports.RunMeta.Certificate): the integration's name
 // and version as it gives them, the adapter that drove it, the build that
@@ -25,7 +29,10 @@ func CertificateMeta(integration, version, adapter string, opts Options) *report
 		profile = zoho.Kaizen4
 	}
 	transport := "on loopback"
-	if opts.InProcess {
+	switch {
+	case opts.Proxy != nil:
+		transport = ViaProxyTransport
+	case opts.InProcess:
 		transport = "in-process on Zoho's real host names"
 	}
 	return &reports.Certificate{

@@ -67,6 +67,12 @@ type Options struct {
 	Only []string
 	// Progress, if set, is called with each verdict as its scenario ends.
 	Progress func(Verdict)
+	// Proxy, if set, certifies via the fake's intercepting proxy: each
+	// scenario's fake is also served by a proxy with the setup's CA, and
+	// the integration is given Zoho's real URLs and an HTTP client (Go) or
+	// an environment (a process: HTTPS_PROXY, the CA; ProxyEnv.Environ)
+	// that reach the fake through it. The judgements are the same.
+	Proxy *ProxySetup
 }
 
 const redirectURI = "https://app.example/callback"
@@ -81,14 +87,18 @@ const (
 // harness is one scenario's world: a fresh fake, the integration's
 // configuration, and the integration under judgement.
 type harness struct {
-	ctx     context.Context
-	srv     *fakeserver.Server
-	opts    Options
-	sc      Scenario
-	client  fakeserver.Client
-	env     Env
-	factory Factory
-	integ   Integration
+	ctx    context.Context
+	srv    *fakeserver.Server
+	opts   Options
+	sc     Scenario
+	client fakeserver.Client
+	env    Env
+	// proxy serves the fake on Zoho's real host names (Options.Proxy),
+	// proxyClient goes through it
+	proxy       *fakeserver.Proxy
+	proxyClient *http.Client
+	factory     Factory
+	integ       Integration
 	// usEnv is the configuration of the positive control: the US DC.
 	usEnv Env
 	// user is the user of the integration's DC (who consents by default).
@@ -153,13 +163,22 @@ func Run(ctx context.Context, newIntegration Factory, opts Options) ([]Verdict, 
 func runScenario(ctx context.Context, sc Scenario, newIntegration Factory, opts Options) (v Verdict) {
 	v.Scenario = sc
 	srv := fakeserver.NewUnstarted(fakeserver.WithProfile(opts.Profile))
-	if !opts.InProcess {
+	if !opts.InProcess && opts.Proxy == nil {
 		if err := srv.Start(); err != nil {
 			return Verdict{Scenario: sc, Outcome: Fail, Reason: "the scenario could not run: the fake did not start: " + err.Error()}
 		}
 	}
 	defer srv.Close()
 	h := &harness{ctx: ctx, srv: srv, opts: opts, sc: sc, factory: newIntegration, user: usUser}
+	if opts.Proxy != nil {
+		p, err := srv.StartProxy("127.0.0.1:0", fakeserver.ProxyCA(opts.Proxy.CA), fakeserver.ProxyCAFile(opts.Proxy.CAFile))
+		if err != nil {
+			return Verdict{Scenario: sc, Outcome: Fail, Reason: "the scenario could not run: the fake's proxy did not start: " + err.Error()}
+		}
+		defer p.Close()
+		h.proxy, h.proxyClient = p, p.HTTPClient()
+		defer h.proxyClient.CloseIdleConnections()
+	}
 	defer func() { v.Evidence = redactAll(h.evidence) }()
 	err := h.setUp()
 	if err == nil {
@@ -187,7 +206,34 @@ func runScenario(ctx context.Context, sc Scenario, newIntegration Factory, opts 
 		v.Outcome, v.Reason = Fail, "the scenario could not run: "+err.Error()
 	}
 	h.wire() // the requests not yet in the evidence
+	if h.proxy != nil {
+		h.note("proxy: the scenario's requests named %s", hostsNamed(srv.Requests()))
+	}
 	return v
+}
+
+// hostsNamed counts the hosts requests named: "accounts.zoho.com ×4,
+// www.zohoapis.com ×2".
+func hostsNamed(reqs []fakeserver.Request) string {
+	n := map[string]int{}
+	var order []string
+	for _, r := range reqs {
+		if n[r.Host] == 0 {
+			order = append(order, r.Host)
+		}
+		n[r.Host]++
+	}
+	if len(order) == 0 {
+		return "no host (no request)"
+	}
+	parts := make([]string, len(order))
+	for i, h := range order {
+		if h == "" {
+			h = "(none)"
+		}
+		parts[i] = fmt.Sprintf("%s ×%d", h, n[order[i]])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // setUp registers the client and builds the integration's configuration,
@@ -213,6 +259,10 @@ func (h *harness) setUp() error {
 		h.user = euUser
 	}
 	h.env, h.usEnv = h.envFor(dc), h.envFor(zoho.US)
+	if h.proxy != nil {
+		h.note("setup: via the fake's proxy %s: the integration is given %s, Zoho's real Accounts server; the fake listens nowhere else, and the proxy answers Zoho's host names only",
+			h.proxy.URL, h.env.AccountsURL)
+	}
 	if dc != zoho.US {
 		h.note("setup: the integration is set up for the %s data centre (its positive control, for the US)", strings.ToUpper(string(dc)))
 	}
@@ -222,10 +272,15 @@ func (h *harness) setUp() error {
 // envFor is the integration's configuration for a DC.
 func (h *harness) envFor(dc zoho.DC) Env {
 	env := Env{ClientID: h.client.ID, ClientSecret: h.client.Secret, RedirectURI: redirectURI, Scope: "ZohoCRM.users.ALL", Now: h.srv.Now}
-	if h.opts.InProcess {
-		d, _ := zoho.Lookup(dc)
+	d, _ := zoho.Lookup(dc)
+	switch {
+	case h.proxy != nil: // Zoho's real URLs, through the proxy
+		env.AccountsURL, env.HTTPClient = d.AccountsURL(), h.proxyClient
+		s := h.opts.Proxy
+		env.Proxy = &ProxyEnv{URL: h.proxy.URL, CAFile: s.CAFile, TrustStore: s.TrustStore, NodeBootstrap: s.NodeBootstrap}
+	case h.opts.InProcess:
 		env.AccountsURL, env.HTTPClient = d.AccountsURL(), h.srv.HTTPClient()
-	} else {
+	default:
 		env.AccountsURL, env.HTTPClient = h.srv.AccountsURL(dc), h.srv.Client()
 	}
 	return env

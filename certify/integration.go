@@ -22,8 +22,9 @@ type Env struct {
 	RedirectURI            string
 	Scope                  string
 	// AccountsURL is the Accounts server the integration was set up for,
-	// where authorization starts (Zoho's US server, or the fake's URL for
-	// it). The redirect may name another (accounts-server).
+	// where authorization starts (Zoho's US server, in-process or via the
+	// proxy; or the fake's URL for it on loopback). The redirect may name
+	// another (accounts-server).
 	AccountsURL string
 	// HTTPClient reaches the fake (in-process: on Zoho's real host names).
 	HTTPClient *http.Client
@@ -32,6 +33,11 @@ type Env struct {
 	Now func() time.Time
 	// WorkDir is an empty folder the integration may use.
 	WorkDir string
+	// Proxy is set when the fake is reached through its intercepting proxy
+	// (Options.Proxy): AccountsURL is then Zoho's real one and HTTPClient
+	// goes through the proxy; a process integration is started with the
+	// proxy's environment (ProxyEnv.Environ).
+	Proxy *ProxyEnv
 }
 
 // Report is what the integration says happened.

@@ -37,7 +37,9 @@ var ProcessTimeout = 30 * time.Second
 
 // Process is an integration in any language, driven through a JSON-lines
 // protocol. The certifier starts Command with the Env* variables set (the
-// fake listens on loopback), then writes one JSON object a line on its
+// fake listens on loopback; or, certifying via the fake's proxy, the URLs
+// are Zoho's real ones and the proxy's environment is set too: see
+// ProxyEnv.Environ), then writes one JSON object a line on its
 // stdin and reads exactly one JSON line from its stdout per message:
 //
 //	{"op":"redirect","query":{"code":"…","location":"eu","accounts-server":"…","state":"…"}}
@@ -159,6 +161,9 @@ func (p *Process) Start(ctx context.Context, env Env) error {
 	cmd.Env = append(os.Environ(),
 		EnvAccountsURL+"="+env.AccountsURL, EnvClientID+"="+env.ClientID, EnvClientSecret+"="+env.ClientSecret,
 		EnvRedirectURI+"="+env.RedirectURI, EnvScope+"="+env.Scope, EnvWorkDir+"="+env.WorkDir)
+	if env.Proxy != nil {
+		cmd.Env = env.Proxy.Environ(cmd.Env, p.dir)
+	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return err

@@ -117,6 +117,7 @@ speaking the protocol, given with -cmd)`)
 	only := fs.String("only", "", "comma-separated scenario IDs to run (default: all)")
 	timeout := fs.Duration("timeout", certify.ProcessTimeout, "how long a process integration may take to answer one message; one that does not is killed")
 	list := fs.Bool("list", false, "list the scenarios and the adapters, and exit")
+	via := fs.String("via", viaDirect, viaUsage)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: zconform certify -adapter ADAPTER [flags]\n\nDrives a Zoho integration against the fake through Zoho's documented\nfailures and judges it; writes junit.xml, results.json, summary.md and\nsummary.html. Exit status 0 when no scenario failed.\n\nFlags:")
 		fs.PrintDefaults()
@@ -147,10 +148,20 @@ speaking the protocol, given with -cmd)`)
 		fmt.Fprintln(stderr, "zconform certify: -timeout must be positive, e.g. 30s")
 		return 2
 	}
+	if *via != viaDirect && *via != viaProxy {
+		fmt.Fprintf(stderr, "zconform certify: -via %q: use direct or proxy\n", *via)
+		return 2
+	}
 	factory, opts, integName, integVersion, err := adapterFor(*adapter, *command, *timeout)
 	if err != nil {
 		fmt.Fprintf(stderr, "zconform certify: %v\n", err)
 		return 2
+	}
+	if *via == viaProxy {
+		if opts.Proxy, err = proxySetupFor(*out, stderr); err != nil {
+			fmt.Fprintf(stderr, "zconform certify: %v\n", err)
+			return 1
+		}
 	}
 	if *name != "" {
 		integName = *name
@@ -170,7 +181,7 @@ speaking the protocol, given with -cmd)`)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	started := time.Now()
-	fmt.Fprintf(stderr, "zconform certify: %s (%s) against the fake, scenario set %s\n", integName, *adapter, certify.ScenarioSet())
+	fmt.Fprintf(stderr, "zconform certify: %s (%s) against the fake (%s), scenario set %s\n", integName, *adapter, *via, certify.ScenarioSet())
 	verdicts, err := certify.Run(ctx, factory, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "zconform certify: %v\n", err)

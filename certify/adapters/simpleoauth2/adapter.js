@@ -20,6 +20,9 @@
 //   ZCONFORM_REDIRECT_URI    redirect URI registered for the client
 //   ZCONFORM_SCOPE           scopes, e.g. ZohoCRM.users.ALL
 //   ZCONFORM_WORKDIR         empty folder (unused: the app keeps its token in memory)
+//   HTTPS_PROXY              optional (zconform certify -via proxy): fetch goes
+//                            through it (undici's EnvHttpProxyAgent); the token
+//                            requests through global-agent, if preloaded
 //   ZCONFORM_SIMPLEOAUTH2_KEEP_REFRESH_WORKAROUND
 //                            optional, not part of the protocol: "1" puts the old
 //                            refresh token back after refresh() (see call())
@@ -121,6 +124,22 @@ const client = new AuthorizationCode({
   },
 });
 note(`configured: tokenHost ${accounts.origin}, tokenPath ${prefix}/oauth/v2/token, scope ${scope}`);
+
+// Behind a proxy (zconform certify -via proxy, as behind a corporate one):
+// simple-oauth2's token requests go through http.request, which the
+// certifier's global-agent preload routes to HTTPS_PROXY; Node's built-in
+// fetch, used for the API call, ignores both HTTPS_PROXY and global-agent
+// (Node 20), so the app routes it as a Node app must: undici's
+// EnvHttpProxyAgent (HTTPS_PROXY, NO_PROXY) as fetch's global dispatcher.
+// Trust in the proxy's CA comes from NODE_EXTRA_CA_CERTS.
+if (process.env.HTTPS_PROXY || process.env.https_proxy) {
+  const { EnvHttpProxyAgent, setGlobalDispatcher } = await import("undici");
+  setGlobalDispatcher(new EnvHttpProxyAgent());
+  note(
+    `through the proxy ${process.env.HTTPS_PROXY || process.env.https_proxy}: fetch by undici's EnvHttpProxyAgent, ` +
+      `http.request by ${globalThis.GLOBAL_AGENT ? "global-agent" : "nothing (no global-agent loaded: NODE_OPTIONS=--require global-agent/bootstrap)"}`,
+  );
+}
 
 let accessToken = null; // the app's AccessToken, kept in memory
 let issuedState = null; // the state of the last authorize URL

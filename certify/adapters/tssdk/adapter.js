@@ -104,8 +104,25 @@ function note(msg) {
 // can reach stdout.
 const ZOHOCRMSDK = await import(SDK);
 
+// Via the certifier's proxy (zconform certify -via proxy: ZCONFORM_VIA=proxy,
+// ZCONFORM_ACCOUNTS_URL https://accounts.zoho.com) the app runs as in
+// production, its environment alone pointing the SDK at the fake: the SDK's
+// got calls https.request, whose agent global-agent replaces (NODE_OPTIONS
+// --require global-agent/bootstrap, GLOBAL_AGENT_HTTPS_PROXY; Node ignores
+// HTTPS_PROXY), and NODE_EXTRA_CA_CERTS trusts the proxy's CA. Without
+// global-agent the SDK would look Zoho's hosts up for real: refuse to start.
+if (process.env.ZCONFORM_VIA === "proxy" && globalThis.GLOBAL_AGENT == null) {
+  process.stderr.write(
+    "adapter: ZCONFORM_VIA=proxy but global-agent is not loaded, so the SDK would bypass the proxy: " +
+      "run make deps (npm ci --prefix certify/adapters/tssdk, which installs global-agent) and start node with " +
+      "NODE_OPTIONS=--require global-agent/bootstrap (zconform certify -via proxy does)\n",
+  );
+  process.exit(2);
+}
+
 // The app's configured data centre, as the SDK's README sets it up: a
-// DataCenter's PRODUCTION() environment for Zoho's own Accounts servers, and
+// DataCenter's PRODUCTION() environment for Zoho's own Accounts servers
+// (USDataCenter.PRODUCTION() for https://accounts.zoho.com), and
 // for anything else (the fake, a staging deployment) a custom Environment
 // whose middle argument is the full token URL.
 async function configuredEnvironment() {
@@ -156,7 +173,10 @@ const logger = new ZOHOCRMSDK.LogBuilder().level(ZOHOCRMSDK.Levels.INFO).filePat
 const sdkConfig = new ZOHOCRMSDK.SDKConfigBuilder().pickListValidation(false).autoRefreshFields(false).build();
 note(
   `configured data centre: api ${environment.getUrl()}, token URL ${environment.getAccountsUrl()}` +
-    (scope ? `, scope ${scope}` : ""),
+    (scope ? `, scope ${scope}` : "") +
+    (globalThis.GLOBAL_AGENT != null && globalThis.GLOBAL_AGENT.HTTPS_PROXY
+      ? `, through the proxy ${globalThis.GLOBAL_AGENT.HTTPS_PROXY} (global-agent)`
+      : ""),
 );
 
 // ---- answers -----------------------------------------------------------------
