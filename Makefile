@@ -38,11 +38,11 @@ help: ## list the targets
 # conformance and certify build bin/zconform and exec it, so that a SIGINT or
 # SIGTERM reaches zconform itself (go run would not pass a SIGTERM on) and it
 # can revoke what the run created before it stops.
-conformance: zconform ## the main job: the whole catalogue against the bundled fake; reports in out/ (PROFILE=, LABELS=, OUT=)
-	exec bin/zconform run $(if $(PROFILE),-profile $(PROFILE)) $(if $(LABELS),-label-filter '$(LABELS)') $(if $(OUT),-out $(OUT))
+conformance: zconform ## the main job: the whole catalogue against the bundled fake; reports in out/ (PROFILE=, LABELS=, OUT=, VIA=proxy)
+	exec bin/zconform run $(if $(VIA),-via $(VIA)) $(if $(PROFILE),-profile $(PROFILE)) $(if $(LABELS),-label-filter '$(LABELS)') $(if $(OUT),-out $(OUT))
 
-certify: zconform ## certify an integration against the fake (ADAPTER=go:careful|go:oauth2|node-sdk|ts-sdk|simple-oauth2|python-requests-oauthlib|python-stdlib|cmd CMD=…)
-	exec bin/zconform certify -adapter $(or $(ADAPTER),go:careful) $(if $(CMD),-cmd '$(CMD)')
+certify: zconform ## certify an integration against the fake (ADAPTER=go:careful|go:oauth2|node-sdk|ts-sdk|simple-oauth2|python-requests-oauthlib|python-stdlib|cmd CMD=…, VIA=proxy)
+	exec bin/zconform certify -adapter $(or $(ADAPTER),go:careful) $(if $(CMD),-cmd '$(CMD)') $(if $(VIA),-via $(VIA))
 
 zconform: ## build bin/zconform (the one binary: run, certify, fake, diff, catalogue, version)
 	@[ -x bin/zconform ] || echo "building bin/zconform: a first build downloads the Go modules and compiles every package (about a minute on 2 cores)" >&2
