@@ -140,6 +140,20 @@ func TestProxyAnswersOnRealHostNames(t *testing.T) {
 	if strings.Join(hosts, ", ") != strings.Join(want, ", ") {
 		t.Errorf("the request log names %q, want %q", hosts, want)
 	}
+	// the proxy's own address is the fake's: its control API moves the
+	// clock the proxied requests see, and health answers
+	before := srv.Now()
+	resp, err = http.Post(p.URL+"/_zconform/v1/clock/advance", "application/json", strings.NewReader(`{"by": "61s"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || srv.Now().Sub(before) < 61*time.Second {
+		t.Errorf("the control API on the proxy's address: %d, clock moved %s", resp.StatusCode, srv.Now().Sub(before))
+	}
+	if resp, err = http.Get(p.URL + fakeserver.ReadyPath); err != nil || resp.StatusCode != 200 {
+		t.Errorf("readiness on the proxy's address: %v %v", resp, err)
+	}
 	// every DC's hosts are served, each with its own certificate
 	for _, d := range zoho.DataCentres() {
 		for _, host := range []string{d.AccountsHost, d.APIHost} {
