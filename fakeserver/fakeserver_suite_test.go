@@ -45,8 +45,34 @@ func registerSeedCheck(id zoho.SeedID, check seedCheck) bool {
 
 func seedLabel(id zoho.SeedID) Labels { return Label("seed:" + string(id)) }
 
-var _ = Describe("The seed IDs of zoho-oauth.md section 1", func() {
-	seeds := zoho.Seeds()
+// beyondPending are the ZA- seed IDs (docs/zoho-oauth-beyond.md) whose
+// behaviour the fake does not have yet (issue 15, in progress): no check
+// and no break. The list only shrinks: a pending seed with a check or a
+// break fails the suite until it is taken off.
+var beyondPending = map[zoho.SeedID]bool{
+	zoho.DevInit: true, zoho.DevPoll: true, zoho.DevPending: true, zoho.DevSlowDown: true, zoho.DevDenied: true,
+	zoho.DevExpired: true, zoho.DevOtherDC: true, zoho.DevTokens: true, zoho.DevUnits: true,
+	zoho.CCToken: true, zoho.CCSoid: true, zoho.CCAuth: true, zoho.CCClient: true,
+	zoho.PKCEAuth: true, zoho.PKCEToken: true, zoho.JSToken: true, zoho.JSRefresh: true,
+	zoho.RTOnline: true, zoho.RTFirst: true, zoho.RevokeV2: true, zoho.ServerInfo: true,
+	zoho.APIHeader: true, zoho.API401: true, zoho.APIScope: true, zoho.APIOtherDC: true,
+}
+
+var _ = Describe("The seed IDs of zoho-oauth.md section 1 and zoho-oauth-beyond.md", func() {
+	var seeds []zoho.Seed
+	for _, s := range zoho.Seeds() {
+		if !beyondPending[s.ID] {
+			seeds = append(seeds, s)
+		}
+	}
+
+	It("builds every pending ZA- seed before it is taken off the pending list", func() {
+		for id := range beyondPending {
+			_, hasBreak := fakeserver.BreakEffect(id)
+			_, hasCheck := seedChecks[id]
+			Expect(hasBreak || hasCheck).To(BeFalse(), "%s has a check or a break: take it off beyondPending", id)
+		}
+	})
 	var holds, broken []TableEntry
 	for _, s := range seeds {
 		check := seedChecks[s.ID]
@@ -64,7 +90,7 @@ var _ = Describe("The seed IDs of zoho-oauth.md section 1", func() {
 			Expect(ok).To(BeTrue(), "no break for %s", s.ID)
 			Expect(effect).NotTo(BeEmpty())
 		}
-		Expect(ids).To(HaveLen(30))
+		Expect(ids).To(HaveLen(len(zoho.Seeds()) - len(beyondPending)))
 		uniq := map[zoho.SeedID]bool{}
 		for _, id := range ids {
 			uniq[id] = true

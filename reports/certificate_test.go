@@ -257,7 +257,7 @@ func TestCertificateHTML(t *testing.T) {
 		"Expected profile": "kaizen4", "Date": "2026-11-28 17:00:00 UTC",
 		"Scenarios":                "3 scenarios: 1 pass, 1 fail, 1 not applicable",
 		"Resting on an assumption": "1 of 3 scenarios (basis ⚠️ assumed)",
-		"Seed IDs":                 "5 of 30 exercised by a scenario; 3 all passed, 2 with a failure",
+		"Seed IDs":                 "5 of 55 exercised by a scenario; 3 all passed, 2 with a failure",
 		"Duration":                 "1s",
 		"Judged by":                b.Version + ", commit " + b.Commit + ", " + b.Go,
 		"Catalogue":                fixtures.CatalogueDigest(),
@@ -271,7 +271,7 @@ func TestCertificateHTML(t *testing.T) {
 	if len(naRows) != 1 || naRows[0] != "BACKS-OFF: on the throttle answer and on 5xx, backs off instead of hammering"+certNAReason {
 		t.Errorf("not applicable rows: %q", naRows)
 	}
-	if len(seedCells) != 31 || seedCells[30] != "—" { // the 30 seeds, then the group without one
+	if len(seedCells) != 56 || seedCells[55] != "—" { // the 55 seeds (30 K4, 25 ZA), then the group without one
 		t.Errorf("%d seed cells, last %q", len(seedCells), seedCells[len(seedCells)-1])
 	}
 	text := textOf(doc)

@@ -667,7 +667,7 @@ func TestSeedWithDeviationOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	md := string(readFile(t, files.SummaryMD))
-	if !strings.Contains(md, "| Seed IDs | 1 of 30 with a case run; 0 all passed, 0 with a failure, 1 with an expected deviation |") {
+	if !strings.Contains(md, "| Seed IDs | 1 of 55 with a case run; 0 all passed, 0 with a failure, 1 with an expected deviation |") {
 		t.Errorf("summary.md seed line:\n%s", md)
 	}
 	page := string(readFile(t, files.SummaryHTML))

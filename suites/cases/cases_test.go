@@ -165,6 +165,19 @@ type faultless struct{ *target.Fake }
 
 func (faultless) InjectFault(fakeserver.Fault) (int, error) { return 0, nil }
 
+// notYetCovered are the ZA- seed IDs (docs/zoho-oauth-beyond.md) whose
+// fake behaviour, case and break are still being built (issue 15). The
+// list only shrinks: an ID on it that a case covers fails the test until
+// it is taken off, and the issue is done when it is empty.
+var notYetCovered = map[zoho.SeedID]bool{
+	zoho.DevInit: true, zoho.DevPoll: true, zoho.DevPending: true, zoho.DevSlowDown: true, zoho.DevDenied: true,
+	zoho.DevExpired: true, zoho.DevOtherDC: true, zoho.DevTokens: true, zoho.DevUnits: true,
+	zoho.CCToken: true, zoho.CCSoid: true, zoho.CCAuth: true, zoho.CCClient: true,
+	zoho.PKCEAuth: true, zoho.PKCEToken: true, zoho.JSToken: true, zoho.JSRefresh: true,
+	zoho.RTOnline: true, zoho.RTFirst: true, zoho.RevokeV2: true, zoho.ServerInfo: true,
+	zoho.APIHeader: true, zoho.API401: true, zoho.APIScope: true, zoho.APIOtherDC: true,
+}
+
 // Every seed ID is covered, and proven by at least one case.
 func TestEverySeedIsCoveredAndProven(t *testing.T) {
 	cat := fixtures.Load()
@@ -173,6 +186,12 @@ func TestEverySeedIsCoveredAndProven(t *testing.T) {
 		for _, c := range cat.Cases {
 			covered = covered || slices.Contains(c.Seeds, s.ID)
 			proven = proven || slices.Contains(c.Proof, s.ID)
+		}
+		if notYetCovered[s.ID] {
+			if covered || proven {
+				t.Errorf("seed %s: covered by a case: %v, proven by a break: %v; take it off notYetCovered", s.ID, covered, proven)
+			}
+			continue
 		}
 		if !covered || !proven {
 			t.Errorf("seed %s: covered by a case: %v, proven by a break: %v", s.ID, covered, proven)
