@@ -85,6 +85,7 @@ type Proxy struct {
 	tunnels  *chanListener // the tunnels' TLS connections, for inner
 	conns    *connLimiter
 	wg       sync.WaitGroup
+	mu       sync.Mutex // orders wg.Add after Close against wg.Wait
 	closed   chan struct{}
 	closeMu  sync.Once
 	forward  *http.Transport // plain proxy requests with pass-through
@@ -149,7 +150,9 @@ func (p *Proxy) CA() *CA { return p.ca }
 // call twice.
 func (p *Proxy) Close() {
 	p.closeMu.Do(func() {
+		p.mu.Lock()
 		close(p.closed)
+		p.mu.Unlock()
 		p.outer.Close()
 		p.tunnels.Close()
 		p.inner.Close()
@@ -278,7 +281,13 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
 		early, _ := brw.Reader.Peek(n)
 		client = &prefixConn{Conn: conn, prefix: append([]byte(nil), early...)}
 	}
-	p.wg.Add(1)
+	if !p.track() {
+		client.Close()
+		if upstream != nil {
+			upstream.Close()
+		}
+		return
+	}
 	go func() {
 		defer p.wg.Done()
 		if upstream != nil {
@@ -287,6 +296,20 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
 		}
 		p.terminate(client, host, h)
 	}()
+}
+
+// track counts a tunnel's goroutine for Close to wait for, unless the
+// proxy is closing.
+func (p *Proxy) track() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.closed:
+		return false
+	default:
+	}
+	p.wg.Add(1)
+	return true
 }
 
 // terminate speaks TLS as host on a tunnel and hands the connection to
