@@ -28,6 +28,7 @@ FUZZMINIMIZETIME ?= 1s
 # package:target; go test runs one fuzz target per invocation
 FUZZ_TARGETS := \
 	fakeserver:FuzzTokenEndpoint fakeserver:FuzzAuthorizeEndpoint fakeserver:FuzzControlAPI fakeserver:FuzzSeedFile \
+	fakeserver:FuzzDeviceEndpoints \
 	fixtures:FuzzCatalogueParse suites/target:FuzzTargetFile reports:FuzzDeviations
 
 .PHONY: conformance certify test deps vet fmt-check unit profiles ginkgo fake bench catalogue help fuzz mutation release zconform image
@@ -97,9 +98,11 @@ vet: ## go vet
 
 # The tests' own conformance reports go to a scratch folder: never over a
 # user's out/. Each test runs once: go test runs the Ginkgo suites too (in
-# random order, failing on pending specs).
+# random order, failing on pending specs). The longest package,
+# cmd/zconform, builds and runs the binary and the reference adapters:
+# about 3 minutes alone, more on a loaded machine, hence -timeout.
 unit: ## go test -race over every package
-	ZCONFORM_OUT=$$(mktemp -d) ZCONFORM_RANDOMIZE_ALL=1 $(GO) test -race -count=1 ./...
+	ZCONFORM_OUT=$$(mktemp -d) ZCONFORM_RANDOMIZE_ALL=1 $(GO) test -race -count=1 -timeout 20m ./...
 
 profiles: ## the conformance suite against the fake under the second profile (accounts-2025), and through the fake's proxy on Zoho's real host names
 	ZCONFORM_OUT=$$(mktemp -d) ZCONFORM_RANDOMIZE_ALL=1 ZCONFORM_PROFILE=accounts-2025 $(GO) test -race -count=1 ./suites/conformance
