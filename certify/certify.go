@@ -101,6 +101,8 @@ type harness struct {
 	integ       Integration
 	// usEnv is the configuration of the positive control: the US DC.
 	usEnv Env
+	// device is a device scenario's device client (device.go).
+	device fakeserver.Client
 	// user is the user of the integration's DC (who consents by default).
 	user     string
 	seq      int64
@@ -259,6 +261,11 @@ func (h *harness) setUp() error {
 		h.user = euUser
 	}
 	h.env, h.usEnv = h.envFor(dc), h.envFor(zoho.US)
+	if h.sc.Device {
+		if err := h.setUpDevice(); err != nil {
+			return err
+		}
+	}
 	if h.proxy != nil {
 		h.note("setup: via the fake's proxy %s: the integration is given %s, Zoho's real Accounts server; the fake listens nowhere else, and the proxy answers Zoho's host names only",
 			h.proxy.URL, h.env.AccountsURL)
@@ -271,7 +278,7 @@ func (h *harness) setUp() error {
 
 // envFor is the integration's configuration for a DC.
 func (h *harness) envFor(dc zoho.DC) Env {
-	env := Env{ClientID: h.client.ID, ClientSecret: h.client.Secret, RedirectURI: redirectURI, Scope: "ZohoCRM.users.ALL", Now: h.srv.Now}
+	env := Env{ClientID: h.client.ID, ClientSecret: h.client.Secret, RedirectURI: redirectURI, Scope: harnessScope, Now: h.srv.Now}
 	d, _ := zoho.Lookup(dc)
 	switch {
 	case h.proxy != nil: // Zoho's real URLs, through the proxy
@@ -442,7 +449,7 @@ func (h *harness) authorize(user string) (url.Values, error) {
 // authParams are the parameters of an authorization the harness starts.
 func authParams(clientID string) url.Values {
 	return url.Values{"client_id": {clientID}, "response_type": {"code"}, "redirect_uri": {redirectURI},
-		"scope": {"ZohoCRM.users.ALL"}, "access_type": {"offline"}, "prompt": {"consent"}, "state": {"zc"}}
+		"scope": {harnessScope}, "access_type": {"offline"}, "prompt": {"consent"}, "state": {"zc"}}
 }
 
 // browse opens an authorization URL as the user's browser and returns the

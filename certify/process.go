@@ -46,14 +46,19 @@ var ProcessTimeout = 30 * time.Second
 //	{"op":"call"}
 //	{"op":"calls","n":5}
 //	{"op":"authorize"}
+//	{"op":"device_start"}
+//	{"op":"client_credentials","soid":"ZohoCRM.600000000001"}
 //	{"op":"time","now":"2026-01-01T01:01:00Z","advanced_seconds":3660}
 //	{"op":"stop"}
 //
 // redirect hands over what the user's browser brought back to the redirect
 // URI; call makes one API call as the user; calls makes n at once
 // (ParallelCaller); authorize asks for the URL the integration sends the
-// user's browser to, answered in "authorize_url" (Authorizer); time says
-// the certifier's clock moved on. Every answer is a Report: {"ok":true} or
+// user's browser to, answered in "authorize_url" (Authorizer); device_start
+// starts the device flow's sign-in (DeviceSignIn), whose device then polls
+// as time passes; client_credentials makes it a backend job on client
+// credentials for the org soid (ClientCredentialsJob), whose calls then use
+// such tokens; time says the certifier's clock moved on. Every answer is a Report: {"ok":true} or
 // {"ok":false,"error":"…","needs_authorization":true} (or
 // "unsupported":"why", also for an op the integration does not know).
 // Anything else the integration prints goes to stderr, which the certifier

@@ -72,7 +72,7 @@ func TestScenariosAreDescribed(t *testing.T) {
 		}
 		seen[s.ID] = true
 	}
-	if set := certify.ScenarioSet(); !strings.HasPrefix(set, "v2 (14 scenarios, digest ") {
+	if set := certify.ScenarioSet(); !strings.HasPrefix(set, "v3 (18 scenarios, digest ") {
 		t.Errorf("ScenarioSet() = %q", set)
 	}
 }

@@ -16,7 +16,7 @@ import (
 // ScenarioSetVersion is the version of the scenario set: it changes when a
 // scenario is added, removed, or judges differently, so that two
 // certificates of the same version judged the same things.
-const ScenarioSetVersion = 2
+const ScenarioSetVersion = 3
 
 // Scenario is one judged behaviour of an integration.
 type Scenario struct {
@@ -33,8 +33,11 @@ type Scenario struct {
 	// DC is the data centre the integration is set up for (default US).
 	DC zoho.DC
 	// EU makes an EU user, with the client enabled in the EU (multi-DC).
-	EU  bool
-	run func(h *harness) error
+	EU bool
+	// Device gives the scenario's instance a device client (the device
+	// flow, device.go); its positive control keeps the web client.
+	Device bool
+	run    func(h *harness) error
 }
 
 func (s Scenario) dc() zoho.DC {
@@ -91,6 +94,20 @@ func Scenarios() []Scenario {
 		{ID: "SURVIVES-NETWORK-FAULTS", Basis: "assumed",
 			Title:  "survives a reset connection and an answer cut mid-body with a clear error, and loses no refresh token",
 			Faults: []fakeserver.FaultKind{fakeserver.FaultReset, fakeserver.FaultCloseMidBody}, run: survivesNetworkFaults},
+		// the device flow of limited-input apps (device.go)
+		{ID: "DEVICE-POLLS-PATIENTLY", Basis: "doc", Device: true,
+			Title: "a device signing in polls while the user takes two minutes (interval in milliseconds), never twice within 30 s, and gets its tokens once the user approves",
+			Seeds: []zoho.SeedID{zoho.DevInit, zoho.DevPending, zoho.DevSlowDown, zoho.DevTokens}, run: devicePollsPatiently},
+		{ID: "DEVICE-FOLLOWS-OTHER-DC", Basis: "doc", Device: true, EU: true,
+			Title: "a device approved by a user of another DC follows other_dc: it polls the same code at that DC's server, and calls that DC's API",
+			Seeds: []zoho.SeedID{zoho.DevOtherDC, zoho.DevTokens}, run: deviceFollowsOtherDC},
+		{ID: "DEVICE-STOPS-WHEN-REFUSED", Basis: "doc", Device: true,
+			Title: "a device stops polling and asks for a new sign-in once told access_denied (the user denied) or expired (nobody acted)",
+			Seeds: []zoho.SeedID{zoho.DevDenied, zoho.DevExpired}, run: deviceStopsWhenRefused},
+		// backend jobs on client credentials (clientcreds.go)
+		{ID: "CC-BACKEND-JOB", Basis: "doc",
+			Title: "a backend job on client credentials names its org (soid), keeps its token for the hour, asks for one new token after it, and never looks for a refresh token",
+			Seeds: []zoho.SeedID{zoho.CCToken, zoho.CCSoid}, run: ccBackendJob},
 	}
 }
 
@@ -529,7 +546,7 @@ func evictedRefreshStops(h *harness) error {
 			_ = h.srv.Advance(rate.Window + time.Second)
 		}
 		q, err := h.srv.Authorize(zoho.US, map[string][]string{"client_id": {h.client.ID}, "response_type": {"code"},
-			"redirect_uri": {redirectURI}, "scope": {"ZohoCRM.users.ALL"}, "access_type": {"offline"}, "prompt": {"consent"}})
+			"redirect_uri": {redirectURI}, "scope": {harnessScope}, "access_type": {"offline"}, "prompt": {"consent"}})
 		if err != nil {
 			return err
 		}
@@ -554,7 +571,7 @@ func grantRateLimited(h *harness) error {
 	rate := h.srv.Limits().GrantRate
 	for i := 0; i < rate.Limit; i++ {
 		if _, err := h.srv.Authorize(zoho.US, url.Values{"client_id": {h.client.ID}, "response_type": {"code"},
-			"redirect_uri": {redirectURI}, "scope": {"ZohoCRM.users.ALL"}}); err != nil {
+			"redirect_uri": {redirectURI}, "scope": {harnessScope}}); err != nil {
 			return err
 		}
 	}

@@ -93,6 +93,12 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, integ Integration, 
 				} else {
 					r = Report{Unsupported: "this integration does not start authorizations"}
 				}
+			case "device_start":
+				if d, ok := integ.(DeviceSignIn); ok {
+					r = d.DeviceStart(ctx)
+				} else {
+					r = Report{Unsupported: "this integration does not sign in with the device flow"}
+				}
 			case "time":
 				d := time.Duration(msg.AdvancedSeconds) * time.Second
 				if clock != nil {
@@ -102,7 +108,7 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, integ Integration, 
 			case "stop":
 				return enc.Encode(Report{OK: true})
 			default:
-				r = Report{Unsupported: fmt.Sprintf("unknown op %q: the protocol has redirect, call, calls, authorize, time and stop", msg.Op)}
+				r = Report{Unsupported: fmt.Sprintf("unknown op %q: the protocol has redirect, call, calls, authorize, device_start, time and stop", msg.Op)}
 			}
 		}
 		if err := enc.Encode(r); err != nil {

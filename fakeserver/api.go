@@ -33,16 +33,18 @@ func bearer(r *http.Request, anyScheme, zohoOnly bool) string {
 // authenticate finds the live access token of a request to the DC, or
 // answers 401 as Zoho's APIs do.
 func (s *Server) authenticateLocked(x *exchange) *accessToken {
-	tok := bearer(x.r, s.brokenLocked(DevAPIAnyScheme), s.brokenLocked(DevAPIBearerRefused))
+	tok := bearer(x.r, s.brokenLocked(DevAPIAnyScheme), s.brokenLocked(zoho.APIHeader)) // ZA-API-HEADER
 	if tok == "" {
-		x.errStr = zoho.CodeAuthenticationFailure
-		x.reply(http.StatusUnauthorized, map[string]any{"code": zoho.CodeAuthenticationFailure, "details": map[string]any{}, "message": "Authentication failed", "status": "error"})
+		tok = s.tokenFromQueryLocked(x) // never, unless broken (apiscope.go)
+	}
+	if tok == "" {
+		s.apiErrorLocked(x, zoho.CodeAuthenticationFailure, "Authentication failed") // ZA-API-401
 		return nil
 	}
 	a := s.access[tok]
-	if a == nil || (a.dc != x.t.dc && !s.brokenLocked(zoho.TokenClientB)) || !s.accessLive(a, s.clock.Now()) {
-		x.errStr = zoho.CodeInvalidToken
-		x.reply(http.StatusUnauthorized, map[string]any{"code": zoho.CodeInvalidToken, "details": map[string]any{}, "message": "invalid oauth token", "status": "error"})
+	otherDC := a != nil && a.dc != x.t.dc && !s.brokenLocked(zoho.TokenClientB) && !s.brokenLocked(zoho.APIOtherDC) // ZA-API-OTHERDC
+	if a == nil || otherDC || !s.accessLive(a, s.clock.Now()) {
+		s.apiErrorLocked(x, zoho.CodeInvalidToken, "invalid oauth token") // ZA-API-401
 		return nil
 	}
 	return a
@@ -60,7 +62,7 @@ func (s *Server) api(x *exchange) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.authenticateLocked(x)
-	if a == nil {
+	if a == nil || !s.scopeAllowedLocked(x, a, m[1]) { // ZA-API-SCOPE (apiscope.go)
 		return
 	}
 	u := a.user
@@ -76,6 +78,10 @@ func (s *Server) api(x *exchange) {
 			"info": map[string]any{"per_page": 200, "count": 1, "page": 1, "more_records": false},
 		})
 	case "org":
+		if body, ok := orgAnswer(a); ok { // a client-credentials token's org (clientcreds.go)
+			x.reply(http.StatusOK, body)
+			return
+		}
 		x.reply(http.StatusOK, map[string]any{"org": []map[string]any{{
 			"id": "org" + u.ZUID, "company_name": "zconform fake org", "primary_email": u.Email,
 			"primary_zuid": u.ZUID, "zgid": "org" + u.ZUID, "country_code": strings.ToUpper(string(u.DC)),

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/zconform/zconform/fixtures/zoho"
@@ -96,6 +95,11 @@ func (s *Server) authorize(x *exchange) {
 		x.authError(zoho.ErrAuthScope) // K4-AUTH-SCOPE
 		return
 	}
+	challenge, pkceErr := s.pkceChallengeLocked(x, c, implicit) // ZA-PKCE-AUTH (pkce.go)
+	if pkceErr != "" {
+		x.authError(pkceErr)
+		return
+	}
 
 	if !implicit && !s.grantAllowedLocked(c, now) {
 		x.authError(zoho.ErrAccessDenied) // K4-NOTE-4 [assumed page]
@@ -107,11 +111,11 @@ func (s *Server) authorize(x *exchange) {
 	var answer Consent
 	switch {
 	case x.r.Method == http.MethodPost && x.params.Has("zconform_decision"):
-		answer = Consent{Deny: x.param("zconform_decision") != "approve", User: x.param("zconform_user")}
+		answer = Consent{Deny: x.param("zconform_decision") != "approve", User: x.param("zconform_user"), ForSession: x.has("zconform_session")}
 	case len(c.consent) > 0:
 		answer, c.consent = c.consent[0], c.consent[1:]
 	case s.opts.consentPage:
-		s.consentPageLocked(x, c, scopes)
+		s.consentPageLocked(x, c, scopes, implicit)
 		return
 	}
 	state, hasState := x.params["state"]
@@ -151,25 +155,23 @@ func (s *Server) authorize(x *exchange) {
 		}
 	}
 	if implicit {
-		a := s.mintAccessLocked(nil, c, u, u.DC, now)
-		redirect(url.Values{
-			"access_token": {a.value}, "token_type": {"Bearer"},
-			"expires_in": {strconv.Itoa(int(s.limits.AccessTokenLifetime.Seconds()))},
-			"api_domain": {x.t.apiURL(u.DC)}, "location": {string(u.DC)},
-		}, true)
+		// ZA-JS-TOKEN: the token in the fragment; the consent may grant the
+		// client access for the session (ZA-JS-REFRESH, jsapps.go)
+		redirect(s.implicitTokenLocked(x, c, u, scopes, answer.ForSession, now), true)
 		return
 	}
 	// ZA-RT-ONLINE, ZA-RT-FIRST: a refresh token for access_type=offline,
 	// on the first consent or with prompt=consent.
-	offline := (strings.EqualFold(x.param("access_type"), "offline") || s.brokenLocked(DevOnlineRefreshToken)) &&
+	offline := (strings.EqualFold(x.param("access_type"), "offline") || s.brokenLocked(zoho.RTOnline)) &&
 		(!c.consented[u.Email] || (strings.EqualFold(x.param("prompt"), "consent") && !s.brokenLocked(DevPromptConsentIgnored)) ||
-			s.brokenLocked(DevRefreshTokenEveryConsent))
+			s.brokenLocked(zoho.RTFirst))
 	c.consented[u.Email] = true
 	lifetime := s.limits.GrantLifetime
 	if s.brokenLocked(zoho.Note1) {
 		lifetime /= 2 // broken K4-NOTE-1: the grant dies early
 	}
 	g := s.newGrantLocked(c, u, u.DC, scopes, redirectURI, false, offline, now, lifetime)
+	g.pkce = challenge
 	redirect(url.Values{
 		"code": {g.code}, "location": {string(u.DC)}, "accounts-server": {x.t.accountsURL(u.DC)},
 	}, false)
@@ -182,13 +184,14 @@ var consentPage = template.Must(template.New("consent").Parse(`<!DOCTYPE html>
 <p>Scopes:</p><ul>{{range .Scopes}}<li><code>{{.}}</code></li>{{end}}</ul>
 <form method="post">
 {{range .Hidden}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">
+{{end}}{{if .Session}}<label><input type="checkbox" name="zconform_session" value="on"> Grant access for the entire session</label>
 {{end}}<label>Sign in as <select name="zconform_user">{{range .Users}}<option value="{{.Email}}"{{if .Selected}} selected{{end}}>{{.Email}} ({{.DC}})</option>{{end}}</select></label>
 <button type="submit" name="zconform_decision" value="approve">Accept</button>
 <button type="submit" name="zconform_decision" value="deny">Reject</button>
 </form></body></html>
 `))
 
-func (s *Server) consentPageLocked(x *exchange, c *client, scopes []string) {
+func (s *Server) consentPageLocked(x *exchange, c *client, scopes []string, implicit bool) {
 	type hidden struct{ Name, Value string }
 	type option struct {
 		Email    string
@@ -196,11 +199,12 @@ func (s *Server) consentPageLocked(x *exchange, c *client, scopes []string) {
 		Selected bool
 	}
 	data := struct {
-		Client string
-		Scopes []string
-		Hidden []hidden
-		Users  []option
-	}{Client: c.Name, Scopes: scopes}
+		Client  string
+		Scopes  []string
+		Hidden  []hidden
+		Users   []option
+		Session bool // the implicit flow offers to grant access for the session (ZA-JS-REFRESH)
+	}{Client: c.Name, Scopes: scopes, Session: implicit}
 	if data.Client == "" {
 		data.Client = c.ID
 	}

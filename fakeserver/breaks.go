@@ -21,7 +21,6 @@ const (
 	DevCodeAnyClient            zoho.SeedID = "DEV-CODE-ANY-CLIENT"
 	DevAPIAnyScheme             zoho.SeedID = "DEV-API-ANY-SCHEME"
 	DevRevokeUnknownSuccess     zoho.SeedID = "DEV-REVOKE-UNKNOWN-SUCCESS"
-	DevRefreshTokenEveryConsent zoho.SeedID = "DEV-REFRESH-TOKEN-EVERY-CONSENT"
 	DevCapEvictsOnce            zoho.SeedID = "DEV-CAP-EVICTS-ONCE"
 	DevCapCountsRevoked         zoho.SeedID = "DEV-CAP-COUNTS-REVOKED"
 	DevExpiryInclusive          zoho.SeedID = "DEV-EXPIRY-INCLUSIVE"
@@ -29,10 +28,16 @@ const (
 	DevImplicitAsCode           zoho.SeedID = "DEV-IMPLICIT-AS-CODE"
 	DevRefreshIssuesRefresh     zoho.SeedID = "DEV-REFRESH-ISSUES-REFRESH-TOKEN"
 	DevPromptConsentIgnored     zoho.SeedID = "DEV-PROMPT-CONSENT-IGNORED"
-	DevOnlineRefreshToken       zoho.SeedID = "DEV-ONLINE-REFRESH-TOKEN"
-	DevAPIBearerRefused         zoho.SeedID = "DEV-API-BEARER-REFUSED"
 	DevDenialDropsState         zoho.SeedID = "DEV-DENIAL-DROPS-STATE"
 	DevRevokeAccessKillsRefresh zoho.SeedID = "DEV-REVOKE-ACCESS-KILLS-REFRESH"
+)
+
+// Deviations of docs/zoho-oauth-beyond.md sections 4 and 6 (jsapps.go,
+// apiscope.go).
+const (
+	DevJSRefreshNewScopes zoho.SeedID = "DEV-JS-REFRESH-NEW-SCOPES"
+	DevAPITokenInQuery    zoho.SeedID = "DEV-API-TOKEN-IN-QUERY"
+	DevAPIScopeAllOnly    zoho.SeedID = "DEV-API-SCOPE-ALL-ONLY"
 )
 
 // Deviations lists the DEV- breaks, sorted.
@@ -51,13 +56,26 @@ func Deviations() []zoho.SeedID {
 // for a DEV- deviation, the part of a rule it names). The suites switch one
 // on to show that the case for that rule fails.
 var breakEffects = map[zoho.SeedID]string{
+	// docs/zoho-oauth-beyond.md sections 4, 5 (refresh-token issuance) and 6
+	// (jsapps.go, apiscope.go, authorize.go, api.go)
+	zoho.JSToken:          "the implicit flow's fragment carries a refresh_token too, and no id_token for the email scope",
+	zoho.JSRefresh:        "/oauth/v2/auth/refresh re-issues a token without a session grant, also after the session ended",
+	zoho.RTOnline:         "access_type=online (the default) issues a refresh token too",
+	zoho.RTFirst:          "every offline consent issues a refresh token, not only the first (or one with prompt=consent)",
+	zoho.APIHeader:        "the API takes only Zoho-oauthtoken, not Bearer",
+	zoho.API401:           "the API's 401 answers lack their details and status members",
+	zoho.APIScope:         "scopes are not enforced: any live access token reaches every API",
+	zoho.APIOtherDC:       "an access token works at every DC's API",
+	DevJSRefreshNewScopes: "/oauth/v2/auth/refresh grants scopes the user never granted instead of answering prompt_required",
+	DevAPITokenInQuery:    "the API takes an access token from the query string (access_token= or authtoken=) when no Authorization header comes",
+	DevAPIScopeAllOnly:    "the API's scope check takes only a scope's ALL operation: ZohoCRM.users.READ is refused at GET /crm/v8/users",
+
 	DevTokenErrorHTTP400:        "token-endpoint errors are sent with HTTP 400 instead of 200",
 	DevRedirectNearMiss:         "redirect URIs are compared loosely at both endpoints: surrounding whitespace, a trailing slash, letter case and an extra query are ignored",
 	DevUnknownCodeInvalidClient: "an unknown grant token is answered invalid_client instead of invalid_code",
 	DevCodeAnyClient:            "a grant token can be exchanged by any client with its own credentials",
 	DevAPIAnyScheme:             "the API takes an access token under any Authorization scheme, or none",
 	DevRevokeUnknownSuccess:     "revoking an unknown token answers success",
-	DevRefreshTokenEveryConsent: "every offline consent issues a refresh token, not only the first (or one with prompt=consent)",
 	DevCapEvictsOnce:            "a cap evicts the oldest token only the first time it overflows; later the newest goes",
 	DevCapCountsRevoked:         "revoked refresh tokens and access tokens still count against their caps",
 	DevExpiryInclusive:          "a grant token or access token is still accepted at the exact instant it expires",
@@ -65,8 +83,6 @@ var breakEffects = map[zoho.SeedID]string{
 	DevImplicitAsCode:           "the implicit flow (response_type=token) redirects with a code instead of a token",
 	DevRefreshIssuesRefresh:     "a refresh answer carries the refresh token again",
 	DevPromptConsentIgnored:     "prompt=consent is ignored: a later offline consent never issues a refresh token",
-	DevOnlineRefreshToken:       "access_type=online (the default) issues a refresh token too",
-	DevAPIBearerRefused:         "the API takes only Zoho-oauthtoken, not Bearer",
 	DevDenialDropsState:         "a denied consent's redirect drops the client's state",
 	DevRevokeAccessKillsRefresh: "revoking an access token revokes its refresh token too",
 
@@ -100,6 +116,39 @@ var breakEffects = map[zoho.SeedID]string{
 	zoho.Note6:              "refresh tokens expire after 90 days",
 	zoho.Note7:              "no caps: refresh tokens per user and access tokens per refresh token are unbounded",
 	zoho.Note8:              "past a cap, the newest token is deleted instead of the oldest",
+
+	// the device flow (device.go)
+	zoho.DevInit:                "the device-code answer gives interval and expires_in in seconds (RFC 8628), not milliseconds",
+	zoho.DevPoll:                "the poll reads the device code from device_code (RFC 8628), not from code",
+	zoho.DevPending:             "a poll before the user acts is answered invalid_code, as if the device code were unknown",
+	zoho.DevSlowDown:            "polling is never slowed down",
+	zoho.DevDenied:              "a denied device authorization keeps answering authorization_pending",
+	zoho.DevExpired:             "device codes never expire",
+	zoho.DevOtherDC:             "the app's DC hands out the tokens of a user of another DC itself instead of answering other_dc",
+	zoho.DevTokens:              "an online device authorization (the default) gets a refresh token too",
+	zoho.DevUnits:               "verification_uri_complete is sent when the profile's switch is off, and left out when it is on",
+	DevDeviceVerificationURI:    "the device-code answer names verification_uri (RFC 8628) instead of verification_url",
+	DevDeviceSlowDownForgives:   "a poll refused with slow_down does not count: the polling window runs from the last poll answered otherwise",
+	DevDeviceOfflineIgnored:     "the device flow ignores access_type=offline: no refresh token",
+	DevDeviceCodeReused:         "a device code that gave its tokens gives tokens again",
+	DevDeviceUnknownCodePending: "a device code nobody issued is answered authorization_pending instead of invalid_code",
+
+	// docs/zoho-oauth-beyond.md sections 2, 3 and 5 (clientcreds.go, pkce.go,
+	// revokev2.go, serverinfo.go)
+	zoho.CCToken:              "a client-credentials answer carries a refresh token",
+	zoho.CCSoid:               "client credentials without soid get a token (for no org) instead of missing_org_info",
+	zoho.CCAuth:               "client credentials at /oauth/v2/auth are taken as an authorization request (an error page)",
+	zoho.CCClient:             "any client type may use client credentials, not only a Self Client",
+	zoho.PKCEAuth:             "a mobile client that must use PKCE gets a code without code_challenge, and an S256 challenge is taken as plain",
+	zoho.PKCEToken:            "the code_verifier is not checked: a missing or wrong one is accepted",
+	zoho.RevokeV2:             "POST /oauth/v2/revoke/token checks no client: no, a wrong or another client's Basic credentials will do",
+	zoho.ServerInfo:           "GET /oauth/serverinfo leaves out the newer DCs (ca, sa, uk)",
+	DevCCAnyOrg:               "client credentials take a soid that names no org (a token for no org)",
+	DevPKCEDefaultS256:        "a code_challenge without code_challenge_method is taken as S256, not plain",
+	DevPKCEOptionalRequired:   "mobile apps registered before PKCE was required are refused without a code_challenge too",
+	DevRevokeV2SecretRequired: "POST /oauth/v2/revoke/token wants a secret from a client-based (JavaScript) app too",
+	DevRevokeV2TypeIgnored:    "POST /oauth/v2/revoke/token ignores token_type: any value, or none, will do",
+	DevRevokeV2KeepsAccess:    "revoking a refresh token at /oauth/v2/revoke/token leaves its access tokens alive",
 }
 
 func deviationNames() []string {

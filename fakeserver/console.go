@@ -75,6 +75,10 @@ type ClientSpec struct {
 	// ID and Secret fix the credentials (in Zoho's formats); default: random.
 	ID     string `json:"id,omitempty" yaml:"id"`
 	Secret string `json:"secret,omitempty" yaml:"secret"`
+	// PKCE says whether a mobile client must send a code_challenge
+	// (ZA-PKCE-AUTH): required (the default) or optional, an app registered
+	// before Zoho required PKCE [assumed]; other types take none (pkce.go).
+	PKCE string `json:"pkce,omitempty" yaml:"pkce"`
 }
 
 // Client is a registered client as the console shows it.
@@ -90,6 +94,8 @@ type Client struct {
 	User         string     `json:"user"`
 	// Secrets holds the secret of every DC the client is enabled in.
 	Secrets map[zoho.DC]string `json:"secrets"`
+	// PKCE is a mobile client's PKCE setting: required or optional.
+	PKCE string `json:"pkce,omitempty"`
 }
 
 // MsgOneSelfClient is the console's refusal of a second self client of a
@@ -279,6 +285,9 @@ func (s *Server) registerLocked(spec ClientSpec) (*client, error) {
 	if rerr := validateClient(&spec, s.brokenLocked); rerr != nil {
 		return nil, rerr
 	}
+	if rerr := normalizePKCE(&spec); rerr != nil { // pkce.go
+		return nil, rerr
+	}
 	if spec.ID == "" {
 		spec.ID = zoho.NewClientID()
 	} else if !zoho.ClientIDPattern.MatchString(spec.ID) {
@@ -308,7 +317,7 @@ func (s *Server) registerLocked(spec ClientSpec) (*client, error) {
 		Client: Client{
 			ID: spec.ID, Secret: spec.Secret, Type: spec.Type, Name: spec.Name, Homepage: spec.Homepage,
 			RedirectURIs: spec.RedirectURIs, JSDomains: spec.JSDomains, DC: dc, User: owner.Email,
-			Secrets: map[zoho.DC]string{dc: spec.Secret},
+			Secrets: map[zoho.DC]string{dc: spec.Secret}, PKCE: spec.PKCE,
 		},
 		home: dc, owner: owner, consented: map[string]bool{},
 	}
@@ -380,6 +389,11 @@ type Consent struct {
 	// User is the email of the user who signs in and consents; default: the
 	// client's user. A user of another DC makes the grant that DC's.
 	User string `json:"user,omitempty" yaml:"user"`
+	// ForSession ticks the implicit flow's "Grant access for the entire
+	// session": the client may then get new tokens at
+	// /oauth/v2/auth/refresh while the user's session lives
+	// (ZA-JS-REFRESH). Unticked by default [assumed].
+	ForSession bool `json:"for_session,omitempty" yaml:"for_session"`
 }
 
 // signInCheck refuses a sign-in across the isolated (CN) instance: its users

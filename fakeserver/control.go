@@ -62,6 +62,7 @@ func buildControlMux() *http.ServeMux {
 	g("POST "+p+"/users", "users", (*Server).ctlAddUser)
 	h("GET "+p+"/users", func(s *Server, _ *http.Request) (int, any) { return 200, s.Users() })
 	h("GET "+p+"/users/{email}/tokens", (*Server).ctlTokens)
+	h("DELETE "+p+"/users/{email}/session", (*Server).ctlEndSession) // ZA-JS-REFRESH (jsapps.go)
 	g("POST "+p+"/clients", "clients", (*Server).ctlRegister)
 	h("GET "+p+"/clients", func(s *Server, _ *http.Request) (int, any) { return 200, s.Clients() })
 	h("GET "+p+"/clients/{id}", func(s *Server, r *http.Request) (int, any) {
@@ -71,10 +72,16 @@ func buildControlMux() *http.ServeMux {
 	g("POST "+p+"/clients/{id}/multi-dc", "", (*Server).ctlMultiDC)
 	g("POST "+p+"/clients/{id}/consent", "", (*Server).ctlConsent)
 	h("POST "+p+"/clients/{id}/self-client-code", (*Server).ctlSelfCode)
+	g("POST "+p+"/orgs", "", (*Server).ctlAddOrg) // client credentials' orgs (clientcreds.go)
+	h("GET "+p+"/orgs", func(s *Server, _ *http.Request) (int, any) { return 200, s.Orgs() })
 	h("GET "+p+"/refresh-tokens/{token}/access-tokens", func(s *Server, r *http.Request) (int, any) {
 		return 200, map[string]any{"access_tokens": nonNil(s.LiveAccessTokens(r.PathValue("token")))}
 	})
 	h("POST "+p+"/revoke", (*Server).ctlRevoke)
+	// the device flow's user (device.go)
+	h("GET "+p+"/devices", (*Server).ctlDevices)
+	h("POST "+p+"/devices/approve", func(s *Server, r *http.Request) (int, any) { return s.ctlDecideDevice(r, false) })
+	h("POST "+p+"/devices/deny", func(s *Server, r *http.Request) (int, any) { return s.ctlDecideDevice(r, true) })
 	h("GET "+p+"/clock", (*Server).ctlClock)
 	h("POST "+p+"/clock/advance", (*Server).ctlAdvance)
 	h("POST "+p+"/clock/set", (*Server).ctlSetClock)
@@ -226,14 +233,16 @@ func (s *Server) ctlIndex(r *http.Request) (int, any) {
 	return http.StatusOK, map[string]any{
 		"profile": s.Profile(), "clock": s.clockState(), "data_centres": dcs, "breaks": s.Breaks(),
 		"endpoints": []string{
-			"POST /users", "GET /users", "GET /users/{email}/tokens",
+			"POST /users", "GET /users", "GET /users/{email}/tokens", "DELETE /users/{email}/session",
 			"POST /clients", "GET /clients", "GET /clients/{id}", "POST /clients/{id}/multi-dc",
 			"POST /clients/{id}/consent", "POST /clients/{id}/self-client-code",
+			"POST /orgs", "GET /orgs",
 			"GET /refresh-tokens/{token}/access-tokens", "POST /revoke",
 			"GET /clock", "POST /clock/advance", "POST /clock/set",
 			"GET /breaks", "PUT /breaks", "POST /breaks/{id}", "DELETE /breaks/{id}",
 			"GET /limits", "PUT /limits", "POST /scopes", "GET /requests?since=N", "POST /seed",
 			"POST /faults", "GET /faults", "DELETE /faults", "DELETE /faults/{id}",
+			"GET /devices", "POST /devices/approve", "POST /devices/deny",
 		},
 	}
 }

@@ -235,7 +235,7 @@ func endpointOf(t target) Endpoint {
 		return EndpointAPI
 	}
 	switch t.path {
-	case "/oauth/v2/auth":
+	case "/oauth/v2/auth", JSRefreshPath:
 		return EndpointAuth
 	case "/oauth/v2/token":
 		return EndpointToken

@@ -45,6 +45,10 @@ const (
 	fzAlice      = "alice@example.com"
 	fzEve        = "eve@example.eu"
 	fzToken      = "control-token-0123"
+	fzMobileID   = "1000.FUZZMOBILECLIENT00000000000004"
+	fzMobSecret  = "9999999999aaaaaaaaaabbbbbbbbbbcccccccccc12"
+	fzOrgID      = "600000000001"
+	fzVerifier   = "fuzz-verifier-0123456789-abcdefghijklmnopqrstuvwxyz"
 	fzBoundary   = "zcfuzzboundary"
 )
 
@@ -58,6 +62,7 @@ type fzWorld struct {
 	euCode  string // an offline grant of eve (EU) for the web client
 	self    string // a self-client code
 	rt, at  string // a refresh token of the web client and one of its access tokens
+	pkce    string // a grant of the mobile client bound to fzVerifier (S256)
 	secrets []string
 }
 
@@ -91,6 +96,11 @@ func newFzWorld(t testing.TB, opts ...Option) *fzWorld {
 	fzCheck(t, err)
 	_, err = s.RegisterClient(ClientSpec{ID: fzSelfID, Secret: fzSelfSecret, Type: SelfClient, User: fzAlice})
 	fzCheck(t, err)
+	_, err = s.RegisterClient(ClientSpec{ID: fzMobileID, Secret: fzMobSecret, Type: Mobile, Name: "fuzz mobile",
+		Homepage: "https://app.example.com", RedirectURIs: []string{fzURI}, User: fzAlice})
+	fzCheck(t, err)
+	_, err = s.AddOrg(OrgSpec{ID: fzOrgID, DC: zoho.US}) // client credentials' soid ZohoCRM.{ORG}
+	fzCheck(t, err)
 	grant := func(consent ...Consent) string {
 		t.Helper()
 		if len(consent) == 0 {
@@ -106,6 +116,11 @@ func newFzWorld(t testing.TB, opts ...Option) *fzWorld {
 	w.code, w.code2, w.euCode = grant(), grant(), grant(Consent{User: fzEve})
 	w.self, err = s.SelfClientCode(fzSelfID, SelfClientCodeRequest{Scopes: []string{"ZohoCRM.users.ALL"}})
 	fzCheck(t, err)
+	fzCheck(t, s.ScriptConsent(fzMobileID, Consent{}))
+	pr, err := s.Authorize(zoho.US, url.Values{"client_id": {fzMobileID}, "response_type": {"code"}, "redirect_uri": {fzURI},
+		"scope": {"ZohoCRM.users.ALL"}, "code_challenge": {PKCEChallenge(fzVerifier)}, "code_challenge_method": {"S256"}})
+	fzCheck(t, err)
+	w.pkce = pr.Code
 	rec := fzServe(s, fzReq{method: http.MethodPost, path: "/accounts.zoho.com/oauth/v2/token", ctype: "application/x-www-form-urlencoded",
 		body: url.Values{"grant_type": {"authorization_code"}, "client_id": {fzWebID}, "client_secret": {fzWebSecret},
 			"redirect_uri": {fzURI}, "code": {first}}.Encode()})
@@ -114,7 +129,7 @@ func newFzWorld(t testing.TB, opts ...Option) *fzWorld {
 		t.Fatalf("fixture exchange: %s", rec.Body)
 	}
 	w.rt, w.at = tok.RefreshToken, tok.AccessToken
-	w.secrets = []string{fzWebSecret, fzEUSecret, fzJSSecret, fzSelfSecret, first, w.code, w.code2, w.euCode, w.self, w.rt, w.at}
+	w.secrets = []string{fzWebSecret, fzEUSecret, fzJSSecret, fzSelfSecret, fzMobSecret, fzVerifier, first, w.code, w.code2, w.euCode, w.self, w.pkce, w.rt, w.at}
 	return w
 }
 
@@ -129,6 +144,7 @@ func (w *fzWorld) expand(s string) string {
 		"{URI}", fzURI, "{URI2}", fzURI2, "{ALICE}", fzAlice, "{EVE}", fzEve,
 		"{CODE}", w.code, "{CODE2}", w.code2, "{EUCODE}", w.euCode, "{SELFCODE}", w.self,
 		"{RT}", w.rt, "{AT}", w.at,
+		"{MOBID}", fzMobileID, "{MOBSECRET}", fzMobSecret, "{PKCECODE}", w.pkce, "{VERIFIER}", fzVerifier, "{ORG}", fzOrgID,
 	).Replace(s)
 }
 
@@ -380,6 +396,15 @@ func fzNo5xx(t *testing.T, rec *httptest.ResponseRecorder) {
 var fzTokenErrors = []string{
 	zoho.ErrInvalidClient, zoho.ErrInvalidClientSecret, zoho.ErrInvalidCode, zoho.ErrInvalidRedirectURI,
 	zoho.ErrInvalidRequest, zoho.ErrUnsupportedGrantType, zoho.ErrThrottled,
+	// client credentials (ZA-CC-*)
+	zoho.ErrUnauthorizedClient, zoho.ErrMissingOrgInfo, zoho.ErrInvalidOrgInfo, zoho.ErrInvalidScope,
+}
+
+// fzRevokeV2Errors are the newer revoke endpoint's errors and statuses
+// (ZA-REVOKE-V2).
+var fzRevokeV2Errors = map[string]int{
+	zoho.ErrInvalidClient: http.StatusUnauthorized, zoho.ErrInvalidRequest: http.StatusBadRequest,
+	zoho.ErrUnsupportedTokenType: http.StatusBadRequest, zoho.ErrInvalidToken: http.StatusBadRequest,
 }
 
 var fzMethods = []string{http.MethodPost, http.MethodPost, http.MethodPost, http.MethodPost, http.MethodGet, http.MethodPut, http.MethodHead, http.MethodDelete}
@@ -428,9 +453,12 @@ func fzMultipart(kv ...string) string {
 //
 // route: bit 0 real host name / path prefix, bits 1-2 the DC (us, eu, in),
 // bits 3-5 the method (mostly POST), bit 6 the revoke endpoint, bit 7 the
-// accounts-2025 profile. ctype: urlencoded, multipart, none, JSON, multipart
-// without boundary. basic: "" none, "raw:<header>" a raw Authorization
-// header, else "id:secret" as HTTP Basic.
+// accounts-2025 profile. ctype (its low 7 bits, mod 5): urlencoded,
+// multipart, none, JSON, multipart without boundary; its bit 7 with the
+// revoke endpoint picks the newer /oauth/v2/revoke/token (ZA-REVOKE-V2).
+// basic: "" none, "raw:<header>" a raw Authorization header, else
+// "id:secret" as HTTP Basic. Seeds cover the client-credentials grant, PKCE
+// exchanges and the newer revoke too.
 func FuzzTokenEndpoint(f *testing.F) {
 	exchange := []string{"grant_type", "authorization_code", "client_id", "{ID}", "client_secret", "{SECRET}", "redirect_uri", "{URI}", "code", "{CODE}"}
 	refresh := []string{"grant_type", "refresh_token", "client_id", "{ID}", "client_secret", "{SECRET}", "refresh_token", "{RT}"}
@@ -457,15 +485,45 @@ func FuzzTokenEndpoint(f *testing.F) {
 	f.Add(uint8(8), uint8(0), []byte(fzForm(refresh...)), "", "")
 	f.Add(uint8(0), uint8(0), []byte(fzForm("grant_type", "\xff\xfe", "scope", "ZohoCRM.\x00users.ALL")), "", "raw:{SECRET}")
 	f.Add(uint8(0), uint8(1), []byte("--"+fzBoundary+"\r\nContent-Disposition: form-data; name=\"code\"; filename=\"c.txt\"\r\n\r\n{CODE}\r\n--"+fzBoundary+"--\r\n"), "grant_type=authorization_code", "")
+	// client credentials (ZA-CC-*)
+	cc := []string{"grant_type", "client_credentials", "client_id", "{SELFID}", "client_secret", "{SELFSECRET}", "scope", "ZohoCRM.org.READ", "soid", "ZohoCRM.{ORG}"}
+	f.Add(uint8(0), uint8(0), []byte(fzForm(cc...)), "", "")
+	f.Add(uint8(0x80), uint8(1), []byte(fzMultipart(cc...)), "", "")
+	f.Add(uint8(0), uint8(2), []byte{}, fzForm(cc...), "")
+	f.Add(uint8(0), uint8(0), []byte(fzForm(cc[:8]...)), "", "")
+	f.Add(uint8(0), uint8(0), []byte(fzForm("grant_type", "client_credentials", "scope", "ZohoCRM.org.READ", "soid", "ZohoCRM.{ORG}")), "", "{SELFID}:{SELFSECRET}")
+	f.Add(uint8(0), uint8(0), []byte(fzForm("grant_type", "client_credentials", "client_id", "{ID}", "client_secret", "{SECRET}", "scope", "ZohoCRM.org.READ", "soid", "ZohoCRM.{ORG}")), "", "")
+	f.Add(uint8(2), uint8(0), []byte(fzForm(cc...)), "", "")
+	f.Add(uint8(0), uint8(0), []byte(fzForm(cc...)+"&soid=ZohoCRM.1&scope=ZohoCRM.user.ALL"), "soid=x", "")
+	// PKCE exchanges (ZA-PKCE-TOKEN)
+	pkce := []string{"grant_type", "authorization_code", "client_id", "{MOBID}", "client_secret", "{MOBSECRET}", "redirect_uri", "{URI}", "code", "{PKCECODE}", "code_verifier", "{VERIFIER}"}
+	f.Add(uint8(0), uint8(0), []byte(fzForm(pkce...)), "", "")
+	f.Add(uint8(0), uint8(0), []byte(fzForm(pkce[:10]...)), "", "")
+	f.Add(uint8(0), uint8(1), []byte(fzMultipart(append(pkce[:10:10], "code_verifier", "{VERIFIER}x")...)), "", "")
+	f.Add(uint8(0), uint8(0), []byte(fzForm(append(exchange, "code_verifier", "{VERIFIER}")...)), "", "")
+	// the newer revoke (ZA-REVOKE-V2): route bit 6 with ctype bit 7
+	f.Add(uint8(0x40), uint8(0x80), []byte(fzForm("token", "{RT}", "token_type", "refresh_token")), "", "{ID}:{SECRET}")
+	f.Add(uint8(0x41), uint8(0x82), []byte{}, "token={AT}&token_type=access_token", "{ID}:{SECRET}")
+	f.Add(uint8(0x40), uint8(0x82), []byte{}, "token={RT}&token_type=refresh_token", "{ID}:wrong")
+	f.Add(uint8(0x40), uint8(0x82), []byte{}, "token={RT}&token_type=refresh_token", "")
+	f.Add(uint8(0x40), uint8(0x82), []byte{}, "token={RT}&token_type=id_token", "{ID}:{SECRET}")
+	f.Add(uint8(0x40), uint8(0x82), []byte{}, "token={RT}", "raw:Basic MTAwMC5GVVpaV0VCQ0xJRU5UMDAwMDAwMDAwMDAwMDAwMDE=")
+	f.Add(uint8(0x40), uint8(0x81), []byte(fzMultipart("token", "{AT}", "token_type", "access_token")), "", "{JSID}:")
+	f.Add(uint8(0x48), uint8(0x80), []byte(fzForm("token", "{RT}", "token_type", "refresh_token")), "", "{ID}:{SECRET}")
+	f.Add(uint8(0x44), uint8(0x80), []byte(fzForm("token", "{RT}", "token_type", "refresh_token")), "", "{ID}:{EUSECRET}")
 	f.Fuzz(func(t *testing.T, route, ctype uint8, body []byte, query, basic string) {
 		w := newFzWorld(t, fzProfile(route))
 		path := "/oauth/v2/token"
-		if route&0x40 != 0 {
+		v2 := route&0x40 != 0 && ctype&0x80 != 0
+		switch {
+		case v2:
+			path = "/oauth/v2/revoke/token"
+		case route&0x40 != 0:
 			path = "/oauth/v2/token/revoke"
 		}
 		host, full := fzRoute(route, path)
 		q := fzReq{method: fzMethods[route>>3&7], host: host, path: full, query: w.expand(query), body: w.expand(string(body))}
-		switch ctype % 5 {
+		switch ctype & 0x7f % 5 {
 		case 0:
 			q.ctype = "application/x-www-form-urlencoded"
 		case 1:
@@ -520,6 +578,10 @@ func FuzzTokenEndpoint(f *testing.F) {
 				if d, _ := m["error_description"].(string); d == "" {
 					t.Fatalf("HTTP %d without a description: %v", rec.Code, m)
 				}
+			case v2:
+				if status, ok := fzRevokeV2Errors[e]; !ok || rec.Code != status || m["status"] != "failure" {
+					t.Fatalf("a failed revoke answered HTTP %d %v", rec.Code, m)
+				}
 			case route&0x40 != 0:
 				if rec.Code != http.StatusBadRequest || e != zoho.ErrInvalidToken || m["status"] != "failure" {
 					t.Fatalf("a failed revoke answered HTTP %d %v", rec.Code, m)
@@ -541,7 +603,7 @@ func FuzzTokenEndpoint(f *testing.F) {
 
 var fzErrorCode = regexp.MustCompile(`<code id="error-code">([^<]*)</code>`)
 
-var fzAuthCodes = []string{zoho.ErrAuthResponseType, zoho.ErrAuthClient, zoho.ErrAuthRedirectURI, zoho.ErrAuthScope, zoho.ErrAccessDenied}
+var fzAuthCodes = []string{zoho.ErrAuthResponseType, zoho.ErrAuthClient, zoho.ErrAuthRedirectURI, zoho.ErrAuthScope, zoho.ErrAccessDenied, zoho.ErrAuthCodeChallenge}
 
 // FuzzAuthorizeEndpoint: {AS}/oauth/v2/auth with any query string (and, for
 // the consent page's POST, any urlencoded body).
@@ -576,6 +638,14 @@ func FuzzAuthorizeEndpoint(f *testing.F) {
 		{4, good, ""},
 		{0, good + ";x=1&%zz", ""},
 		{0, good + "&state=%0D%0ASet-Cookie:%20a=1", ""},
+		// client credentials here (ZA-CC-AUTH) and PKCE (ZA-PKCE-AUTH)
+		{0, "grant_type=client_credentials&client_id={SELFID}&client_secret={SELFSECRET}&scope=ZohoCRM.org.READ&soid=ZohoCRM.{ORG}", ""},
+		{0x08, "", "grant_type=client_credentials&client_id={SELFID}&client_secret={SELFSECRET}&scope=ZohoCRM.org.READ"},
+		{0, "grant_type=client_credentials&client_id={ID}&client_secret={SECRET}&scope=ZohoCRM.org.READ&soid=ZohoCRM.{ORG}", ""},
+		{0, strings.Replace(good, "{ID}", "{MOBID}", 1), ""},
+		{0, strings.Replace(good, "{ID}", "{MOBID}", 1) + "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGMSstw-cM&code_challenge_method=S256", ""},
+		{0, strings.Replace(good, "{ID}", "{MOBID}", 1) + "&code_challenge={VERIFIER}", ""},
+		{0, good + "&code_challenge=short&code_challenge_method=plain", ""},
 	} {
 		f.Add(s.route, s.query, s.body)
 	}
@@ -665,8 +735,17 @@ func FuzzAuthorizeEndpoint(f *testing.F) {
 				} else if m := fzErrorCode.FindStringSubmatch(rec.Body.String()); m == nil || !slices.Contains(fzAuthCodes, m[1]) {
 					t.Fatalf("an error page without a documented code: %q", rec.Body)
 				}
+			} else if m := fzJSONObject(t, rec); m["access_token"] != nil {
+				// client credentials at the authorization endpoint (ZA-CC-AUTH)
+				at, _ := m["access_token"].(string)
+				issued = append(issued, at)
+				if rec.Code != http.StatusOK || m["refresh_token"] != nil || !zoho.TokenPattern.MatchString(at) || before.tokens == after.tokens {
+					t.Fatalf("a malformed client-credentials answer: HTTP %d %v", rec.Code, m)
+				}
+				before.sameGrants(t, after, false, "", "client credentials")
+				break
 			} else {
-				fzErrorMember(t, fzJSONObject(t, rec), rec.Code)
+				fzErrorMember(t, m, rec.Code)
 			}
 			before.same(t, after, false, "a refused authorization")
 		default:

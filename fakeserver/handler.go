@@ -69,18 +69,34 @@ func (s *Server) dispatch(x *exchange) {
 			switch t.path {
 			case "/oauth/v2/auth":
 				if !s.overTokenCap(x) { // a shared fake's run is bounded (guard.go)
-					s.authorize(x)
+					s.authorizeOrClientCredentials(x) // ZA-CC-AUTH: client credentials here too (clientcreds.go)
 				}
 			case "/oauth/v2/token":
 				if !s.overTokenCap(x) { // a shared fake's run is bounded (guard.go)
 					s.token(x)
 				}
-			case "/oauth/v2/token/revoke", "/oauth/v2/revoke/token":
+			case "/oauth/v2/token/revoke":
 				s.revoke(x)
+			case "/oauth/v2/revoke/token":
+				s.revokeV2(x) // ZA-REVOKE-V2 (revokev2.go)
+			case "/oauth/serverinfo":
+				s.serverInfo(x) // ZA-SERVERINFO (serverinfo.go)
 			case "/oauth/user/info":
 				s.userInfo(x)
+			case zoho.DeviceCodePath: // ZA-DEV-INIT (device.go)
+				s.deviceCode(x)
+			case zoho.DeviceTokenPath: // ZA-DEV-POLL and its feedback (device.go)
+				s.deviceToken(x)
+			case zoho.DeviceVerifyPath: // the device flow's verification page (device.go)
+				s.deviceVerify(x)
+			case JSRefreshPath: // ZA-JS-REFRESH (jsapps.go)
+				if !s.overTokenCap(x) {
+					s.authRefresh(x)
+				}
+			case JWKSPath: // the id_token's key (jsapps.go)
+				s.jwks(x)
 			default:
-				x.jsonError(http.StatusNotFound, "not_found", "the fake Accounts server serves /oauth/v2/auth, /oauth/v2/token, /oauth/v2/token/revoke and /oauth/user/info")
+				x.jsonError(http.StatusNotFound, "not_found", "the fake Accounts server serves /oauth/v2/auth, /oauth/v2/token, /oauth/v2/token/revoke, /oauth/v2/revoke/token, /oauth/serverinfo, /oauth/user/info, /oauth/v2/auth/refresh and /oauth/v2/keys")
 			}
 		case zoho.API:
 			s.api(x)

@@ -38,6 +38,8 @@ import (
 //	    user: alice@example.com
 //	    multi_dc:
 //	      eu: {separate_secret: true}
+//	orgs:                 # for client credentials' soid (ZohoCRM.600000000001)
+//	  - {id: "600000000001", service: ZohoCRM, dc: us}
 //	breaks: []
 //
 // A file with problems is refused whole: every problem is reported at once,
@@ -49,6 +51,8 @@ type SeedFile struct {
 	Users   []UserSpec    `yaml:"users"`
 	Clients []SeedClient  `yaml:"clients"`
 	Breaks  []zoho.SeedID `yaml:"breaks"`
+	// Orgs are the orgs client credentials can name (clientcreds.go).
+	Orgs []OrgSpec `yaml:"orgs"`
 
 	name      string
 	lines     map[string]pos  // a place in the file ("clients[0].multi_dc.eu") -> where it is
@@ -316,6 +320,7 @@ var nouns = map[reflect.Type]string{
 	reflect.TypeFor[UserSpec]():   "a user",
 	reflect.TypeFor[SeedClient](): "a client",
 	reflect.TypeFor[MultiDC]():    "a multi_dc entry",
+	reflect.TypeFor[OrgSpec]():    "an org",
 	limitsType:                    "the limits",
 	reflect.TypeFor[zoho.Rate]():  "a rate",
 }
@@ -639,6 +644,8 @@ var hints = map[string]string{
 	"id":                 "a client ID (1000. and 30 of A-Z and 0-9)",
 	"secret":             "a client secret (42 lowercase hex digits)",
 	"wrong_secret_error": "an error code (invalid_client or invalid_client_secret)",
+	"service":            "a Zoho service such as ZohoCRM",
+	"pkce":               "required or optional",
 }
 
 // found says what the file has instead.
@@ -693,6 +700,12 @@ func (s *Server) ApplySeed(f *SeedFile) error {
 		}
 	}
 	maps.Copy(scratch.breaks, s.breaks)
+	for id, o := range s.cc.orgs { // org IDs the seed can clash with (clientcreds.go)
+		if scratch.cc.orgs == nil {
+			scratch.cc.orgs = map[string]*Org{}
+		}
+		scratch.cc.orgs[id] = &Org{ID: o.ID, Service: o.Service, DC: o.DC}
+	}
 	s.mu.Unlock()
 	if errs := scratch.applySeed(f, false); len(errs) > 0 {
 		return f.refuse(errs)
@@ -813,12 +826,14 @@ func (s *Server) applySeed(f *SeedFile, partial bool) []*SeedError {
 				c.ID = ""
 			case "secret":
 				c.Secret = ""
+			case "pkce":
+				c.PKCE = ""
 			default:
 				return false
 			}
 			return true
 		}
-		for _, field := range []string{"name", "homepage", "redirect_uris", "js_domains", "dc", "user", "id", "secret"} {
+		for _, field := range []string{"name", "homepage", "redirect_uris", "js_domains", "dc", "user", "id", "secret", "pkce"} {
 			if f.badUnder(key + "." + field) {
 				standIn(field)
 			}
@@ -866,6 +881,7 @@ func (s *Server) applySeed(f *SeedFile, partial bool) []*SeedError {
 			}
 		}
 	}
+	errs = append(errs, s.applySeedOrgs(f)...) // clientcreds.go
 	for i, id := range f.Breaks {
 		key := fmt.Sprintf("breaks[%d]", i)
 		if f.bad[key] {

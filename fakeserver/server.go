@@ -65,6 +65,16 @@ type Server struct {
 	// (guard.go); regBytes counts their bytes.
 	capMu    sync.Mutex
 	regBytes int
+
+	// cc holds the orgs a client-credentials soid names (clientcreds.go).
+	cc ccState
+
+	// za holds browser sessions, session grants, the id_token key and the
+	// grant-rate blocks (jsapps.go, settings.go).
+	za zaState
+
+	// devices holds the device flow's authorizations (device.go).
+	devices deviceStore
 }
 
 type options struct {
@@ -369,7 +379,7 @@ func (s *Server) AddScopes(scopes ...string) {
 
 func (s *Server) unknownScopeLocked(scopes []string) string {
 	for _, sc := range scopes {
-		if !s.scopes[sc] {
+		if !s.scopes[sc] && !zoho.IsIdentityScope(sc) { // "email" and the like are always known (ZA-JS-TOKEN)
 			return sc
 		}
 	}

@@ -13,9 +13,13 @@ import (
 type tokenResponse struct {
 	AccessToken  string `json:"access_token"`
 	RefreshToken string `json:"refresh_token,omitempty"`
-	APIDomain    string `json:"api_domain"`
-	TokenType    string `json:"token_type"`
-	ExpiresIn    int    `json:"expires_in"`
+	// Scope is sent only with the token_answer_scope setting (settings.go).
+	Scope     string `json:"scope,omitempty"`
+	APIDomain string `json:"api_domain"`
+	TokenType string `json:"token_type"`
+	ExpiresIn int    `json:"expires_in"`
+	// ExpiresInSec is sent only with the expires_in_milliseconds setting.
+	ExpiresInSec int `json:"expires_in_sec,omitempty"`
 }
 
 // token serves POST {AS}/oauth/v2/token.
@@ -44,6 +48,8 @@ func (s *Server) token(x *exchange) {
 		s.exchangeCodeLocked(x, now)
 	case "refresh_token":
 		s.refreshLocked(x, now)
+	case "client_credentials":
+		s.clientCredentialsLocked(x, now, false) // ZA-CC-TOKEN (clientcreds.go)
 	case "":
 		s.tokenErrorLocked(x, zoho.ErrInvalidRequest) // [assumed] grant_type is missing
 	default:
@@ -140,6 +146,10 @@ func (s *Server) exchangeCodeLocked(x *exchange, now time.Time) {
 		fail(zoho.ErrInvalidRedirectURI) // K4-TOKEN-REDIRECT
 		return
 	}
+	if code := s.pkceVerifyLocked(x, g); code != "" {
+		fail(code) // ZA-PKCE-TOKEN: a missing or wrong code_verifier (pkce.go)
+		return
+	}
 	g.used = true
 	resp := tokenResponse{APIDomain: x.t.apiURL(g.dc), TokenType: "Bearer", ExpiresIn: int(s.limits.AccessTokenLifetime.Seconds())}
 	var rt *refreshToken
@@ -147,8 +157,10 @@ func (s *Server) exchangeCodeLocked(x *exchange, now time.Time) {
 		rt = s.mintRefreshLocked(g, now)
 		resp.RefreshToken = rt.value
 	}
-	resp.AccessToken = s.mintAccessLocked(rt, c, g.user, g.dc, now).value
-	x.reply(http.StatusOK, resp)
+	a := s.mintAccessLocked(rt, c, g.user, g.dc, now)
+	a.scopes = g.scopes // what the user granted (ZA-API-SCOPE)
+	resp.AccessToken = a.value
+	x.reply(http.StatusOK, s.tokenAnswerLocked(resp, g.scopes)) // section 7's answer shape (settings.go)
 }
 
 func (s *Server) refreshLocked(x *exchange, now time.Time) {
@@ -178,8 +190,7 @@ func (s *Server) refreshLocked(x *exchange, now time.Time) {
 	if r := s.limits.RefreshThrottle; r.Limit > 0 {
 		rt.mints = pruneTimes(rt.mints, now.Add(-r.Window))
 		if len(rt.mints) >= r.Limit {
-			x.errStr = zoho.ErrThrottled
-			x.reply(http.StatusBadRequest, map[string]string{"error": zoho.ErrThrottled, "error_description": zoho.ThrottleDescription})
+			s.throttledLocked(x) // its status and body are section 7 settings (settings.go)
 			return
 		}
 		rt.mints = append(rt.mints, now)
@@ -192,7 +203,7 @@ func (s *Server) refreshLocked(x *exchange, now time.Time) {
 	if s.brokenLocked(DevRefreshIssuesRefresh) {
 		resp.RefreshToken = rt.value
 	}
-	x.reply(http.StatusOK, resp)
+	x.reply(http.StatusOK, s.tokenAnswerLocked(resp, rt.scopes))
 }
 
 // revoke serves POST {AS}/oauth/v2/token/revoke?token=… (also as a form

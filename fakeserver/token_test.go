@@ -308,7 +308,7 @@ var _ = Describe("The token endpoint", func() {
 				}{
 					{url.Values{}, zoho.ErrInvalidRequest},
 					{url.Values{"grant_type": {"password"}}, zoho.ErrUnsupportedGrantType},
-					{url.Values{"grant_type": {"client_credentials"}, "client_id": {web.ID}, "client_secret": {web.Secret}}, zoho.ErrUnsupportedGrantType},
+					{url.Values{"grant_type": {"client_credentials"}, "client_id": {web.ID}, "client_secret": {web.Secret}}, zoho.ErrUnauthorizedClient}, // ZA-CC-CLIENT
 					{url.Values{"grant_type": {"authorization_code"}, "client_id": {web.ID}, "client_secret": {web.Secret}}, zoho.ErrInvalidRequest},
 					{url.Values{"grant_type": {"refresh_token"}, "client_id": {web.ID}, "client_secret": {web.Secret}}, zoho.ErrInvalidRequest},
 				} {
@@ -390,9 +390,14 @@ var _ = Describe("The token endpoint", func() {
 					t := f.offlineTokens(zoho.US, web)
 					r := f.postForm(f.AccountsURL(zoho.US)+"/oauth/v2/token/revoke", url.Values{"token": {t.RefreshToken()}})
 					Expect(r.Status).To(Equal(http.StatusOK))
+					// the newer path wants token_type and the client's Basic credentials (ZA-REVOKE-V2)
 					t = f.offlineTokens(zoho.US, web)
 					r = f.postForm(f.AccountsURL(zoho.US)+"/oauth/v2/revoke/token", url.Values{"token": {t.RefreshToken()}})
-					Expect(r.Status).To(Equal(http.StatusOK))
+					Expect(r.Status).To(Equal(http.StatusUnauthorized))
+					req := newRequest(http.MethodPost, f.AccountsURL(zoho.US)+"/oauth/v2/revoke/token", strings.NewReader(url.Values{"token": {t.RefreshToken()}, "token_type": {"refresh_token"}}.Encode()))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					req.SetBasicAuth(web.ID, web.Secret)
+					Expect(f.do(req).Status).To(Equal(http.StatusOK))
 					expectTokenError(f.refresh(zoho.US, web, t.RefreshToken()), zoho.ErrInvalidCode)
 				})
 

@@ -19,6 +19,9 @@ type grant struct {
 	offline     bool // the exchange issues a refresh token
 	expires     time.Time
 	used        bool // exchanged or burnt by a failed exchange
+	// pkce is the code_challenge the authorization took (ZA-PKCE-AUTH);
+	// nil without one (pkce.go)
+	pkce *pkceChallenge
 }
 
 type refreshToken struct {
@@ -46,6 +49,12 @@ type accessToken struct {
 	client  *client
 	dc      zoho.DC
 	expires time.Time
+	// cc is what a client-credentials token was issued for (its org and
+	// scopes); nil for every other token (clientcreds.go)
+	cc *ccGrant
+	// scopes are the scopes the token was granted, for the API's scope
+	// check (ZA-API-SCOPE, apiscope.go); nil: those of rt (or cc)
+	scopes []string
 }
 
 // grantAllowedLocked applies the grant-token rate limit (K4-NOTE-4): it
@@ -55,8 +64,15 @@ func (s *Server) grantAllowedLocked(c *client, now time.Time) bool {
 	if r.Limit == 0 || s.brokenLocked(zoho.Note4) { // 0: no limit (limits are never negative)
 		return true
 	}
+	if s.grantBlockedLocked(c, now) { // section 7's block after the limit (settings.go)
+		return false
+	}
 	c.grantTimes = pruneTimes(c.grantTimes, now.Add(-r.Window))
-	return len(c.grantTimes) < r.Limit
+	if len(c.grantTimes) >= r.Limit {
+		s.blockGrantsLocked(c, now)
+		return false
+	}
+	return true
 }
 
 // pruneTimes drops the times before since (times are ascending).

@@ -73,8 +73,10 @@ type Careful struct {
 	refresh   string
 	apiDomain string
 	expiry    time.Time
-	backoff   time.Time // no token request before this
-	state     string    // of the authorization it started, if any
+	backoff   time.Time    // no token request before this
+	state     string       // of the authorization it started, if any
+	dev       deviceSignIn // the device flow's sign-in (device.go)
+	ccSOID    string       // a backend job's org, on client credentials (clientcreds.go)
 }
 
 // Flawed is the careful reference with one flaw.
@@ -187,6 +189,9 @@ func (c *Careful) Redirect(ctx context.Context, q url.Values) certify.Report {
 // refreshNow gets a new access token, unless backing off. The caller
 // holds c.mu.
 func (c *Careful) refreshNow(ctx context.Context) *certify.Report {
+	if c.ccSOID != "" { // a backend job asks for a new client-credentials token instead
+		return c.ccTokenLocked(ctx)
+	}
 	if c.refresh == "" {
 		return &certify.Report{Error: "not authorized", NeedsAuthorization: true}
 	}
@@ -326,9 +331,12 @@ func first(reports []certify.Report) certify.Report {
 	return certify.Report{OK: true}
 }
 
-// TimePassed needs nothing: the careful integration reads env.Now.
-func (c *Careful) TimePassed(context.Context, time.Time, time.Duration) certify.Report {
-	return certify.Report{OK: true}
+// TimePassed needs nothing for its tokens (it reads env.Now); a device
+// sign-in in progress polls when its pace allows (device.go).
+func (c *Careful) TimePassed(ctx context.Context, _ time.Time, _ time.Duration) certify.Report {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.deviceTimePassed(ctx)
 }
 
 // Close forgets everything.

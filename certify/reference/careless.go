@@ -19,6 +19,8 @@ type Careless struct {
 	env     certify.Env
 	access  string
 	refresh string
+	devCode string // a device sign-in's code (device.go)
+	ccSOID  string // a backend job's org, on client credentials (clientcreds.go)
 }
 
 // Name names it on the certificate.
@@ -60,8 +62,13 @@ func (c *Careless) Redirect(ctx context.Context, q url.Values) certify.Report {
 	return certify.Report{Error: "exchange failed"}
 }
 
-// Call refreshes first, every time, retrying five times.
+// Call refreshes first, every time, retrying five times (a backend job:
+// asks for a new client-credentials token, clientcreds.go).
 func (c *Careless) Call(ctx context.Context) certify.Report {
+	if c.ccSOID != "" {
+		c.ccToken(ctx)
+		return c.callAPI(ctx)
+	}
 	for i := 0; i < 5; i++ {
 		body, _ := c.post(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {c.refresh}})
 		if tok, ok := body["access_token"].(string); ok {
@@ -69,6 +76,12 @@ func (c *Careless) Call(ctx context.Context) certify.Report {
 			break
 		}
 	}
+	return c.callAPI(ctx)
+}
+
+// callAPI calls the current-user API with Bearer, at the API domain it
+// guesses from the Accounts server it was set up for.
+func (c *Careless) callAPI(ctx context.Context) certify.Report {
 	api := strings.Replace(c.env.AccountsURL, "accounts.zoho.com", "www.zohoapis.com", 1)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, api+"/crm/v8/users?type=CurrentUser", nil)
 	req.Header.Set("Authorization", "Bearer "+c.access)
@@ -83,8 +96,12 @@ func (c *Careless) Call(ctx context.Context) certify.Report {
 	return certify.Report{OK: true}
 }
 
-// TimePassed is ignored.
-func (c *Careless) TimePassed(context.Context, time.Time, time.Duration) certify.Report {
+// TimePassed is ignored, but for a device sign-in, which polls at every
+// moment (device.go).
+func (c *Careless) TimePassed(ctx context.Context, _ time.Time, _ time.Duration) certify.Report {
+	if c.devCode != "" {
+		return c.deviceTimePassed(ctx)
+	}
 	return certify.Report{OK: true}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/zconform/zconform/certify"
 	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 )
 
 // OAuth2 is golang.org/x/oauth2 used the way most Go code uses it: an
@@ -27,6 +28,8 @@ type OAuth2 struct {
 	// last is the newest token the source gave out, read without a refresh
 	mu   sync.Mutex
 	last *oauth2.Token
+	// cc is a backend job's client-credentials config (clientcreds.go)
+	cc *clientcredentials.Config
 }
 
 // recorder notes each token its source gives out.
@@ -50,7 +53,11 @@ func (o *OAuth2) source(tok *oauth2.Token) {
 	o.mu.Lock()
 	o.last = tok
 	o.mu.Unlock()
-	o.ts = oauth2.ReuseTokenSource(tok, recorder{o, o.cfg.TokenSource(o.ctx, tok)})
+	base := o.cfg.TokenSource(o.ctx, tok)
+	if o.cc != nil { // a backend job asks for a new client-credentials token
+		base = o.cc.TokenSource(o.ctx)
+	}
+	o.ts = oauth2.ReuseTokenSource(tok, recorder{o, base})
 }
 
 // Name names it on the certificate.

@@ -67,7 +67,8 @@ func TestEveryFlawFailsItsScenarioOnly(t *testing.T) {
 			}
 		})
 	}
-	for _, id := range []string{"REFRESH-AT-USER-DC", "TOKEN-DIES-EARLY", "GRANT-RATE-LIMITED", "MILLISECOND-EXPIRY", "ONE-REFRESH-FOR-PARALLEL-CALLS"} {
+	for _, id := range []string{"REFRESH-AT-USER-DC", "TOKEN-DIES-EARLY", "GRANT-RATE-LIMITED", "MILLISECOND-EXPIRY", "ONE-REFRESH-FOR-PARALLEL-CALLS",
+		"DEVICE-POLLS-PATIENTLY", "DEVICE-FOLLOWS-OTHER-DC", "DEVICE-STOPS-WHEN-REFUSED"} {
 		if !proven[id] {
 			t.Errorf("the new scenario %s is failed by no flawed reference", id)
 		}
@@ -91,6 +92,12 @@ func TestCarelessFailsWhatItBreaks(t *testing.T) {
 		"BACKS-OFF":                   "hammers",
 		"MILLISECOND-EXPIRY":          "", // it refreshes before every call: no expiry to misread
 		"SURVIVES-NETWORK-FAULTS":     "",
+		"CC-BACKEND-JOB":              "client-credentials token requests for 3 API calls within the hour",
+		// the device flow: it polls at every moment, where it was set up,
+		// and never stops
+		"DEVICE-POLLS-PATIENTLY":    "polled faster than once per 30 s",
+		"DEVICE-FOLLOWS-OTHER-DC":   "never polled the EU server",
+		"DEVICE-STOPS-WHEN-REFUSED": "after access_denied the device polled the code",
 	}
 	for id, reason := range want {
 		v := vs[id]
@@ -148,6 +155,9 @@ func TestOAuth2Findings(t *testing.T) {
 		// oauth2.Transport does not refresh on a 401, and trusts expires_in
 		"TOKEN-DIES-EARLY":   certify.Fail,
 		"MILLISECOND-EXPIRY": certify.Fail,
+		// it has no device flow
+		"DEVICE-POLLS-PATIENTLY": certify.NotApplicable, "DEVICE-FOLLOWS-OTHER-DC": certify.NotApplicable,
+		"DEVICE-STOPS-WHEN-REFUSED": certify.NotApplicable,
 	}
 	for id, v := range vs {
 		w := want[id]

@@ -140,6 +140,12 @@ func TestCertifyReferenceAdaptersViaProxy(t *testing.T) {
 			}
 			for _, cr := range r.Cases {
 				want := c.want[cr.ID]
+				if want == "" && strings.HasPrefix(cr.ID, "DEVICE-") {
+					want = na // no adapter signs in with the device flow (certify/device.go)
+				}
+				if want == "" && cr.ID == "CC-BACKEND-JOB" {
+					want = na // no adapter runs a backend job on client credentials (certify/clientcreds.go)
+				}
 				if want == "" {
 					want = "passed"
 				}

@@ -248,8 +248,8 @@ func TestRunReachesOnlyTheDCsTheFileNames(t *testing.T) {
 			}
 		}
 	}
-	if len(skippedForDC) != 2 || !skippedForDC["DC-GRANT-AT-OTHER-DC"] || !skippedForDC["API-TOKEN-AT-OTHER-DC"] {
-		t.Errorf("skipped for a DC the file does not name: %v, want DC-GRANT-AT-OTHER-DC and API-TOKEN-AT-OTHER-DC", skippedForDC)
+	if len(skippedForDC) != 3 || !skippedForDC["DC-GRANT-AT-OTHER-DC"] || !skippedForDC["API-TOKEN-AT-OTHER-DC"] || !skippedForDC["SERVERINFO-AT-ANOTHER-DC"] {
+		t.Errorf("skipped for a DC the file does not name: %v, want DC-GRANT-AT-OTHER-DC, API-TOKEN-AT-OTHER-DC and SERVERINFO-AT-ANOTHER-DC", skippedForDC)
 	}
 	if r.Totals.Failed != 0 || r.Totals.Passed < 15 {
 		t.Errorf("totals %+v", r.Totals)

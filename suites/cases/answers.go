@@ -59,9 +59,9 @@ func (r *run) tokenWire(a answer, dc zoho.DC) string {
 	if tok := a.str("access_token"); tok == "" {
 		e := a.str("error")
 		if e == zoho.ErrThrottled && r.limits.RefreshThrottle.Limit > 0 {
-			th := r.contract.Answers.Throttled
+			th := r.throttled() // the contract's answer in its section 7 shape (beyond_answers.go)
 			if a.status != th.Status {
-				return fmt.Sprintf("the throttle answers with HTTP %d, not %d", th.Status, a.status)
+				return fmt.Sprintf("the throttle answers with HTTP %d, not %d", a.status, th.Status)
 			}
 			return r.exactBody(a, th.Body)
 		}
@@ -79,7 +79,7 @@ func (r *run) tokenWire(a answer, dc zoho.DC) string {
 	}
 	var problems []string
 	for k := range a.json {
-		if !slices.Contains(tokenMembers, k) {
+		if !slices.Contains(tokenMembers, k) && !r.sectionSevenMember(k) {
 			problems = append(problems, "member "+k+" is not in a token answer")
 		}
 	}
@@ -93,9 +93,7 @@ func (r *run) tokenWire(a answer, dc zoho.DC) string {
 	if a.json["token_type"] != "Bearer" {
 		problems = append(problems, fmt.Sprintf("token_type %v, want Bearer", a.json["token_type"]))
 	}
-	if want := r.limits.AccessTokenLifetime.Seconds(); a.json["expires_in"] != want {
-		problems = append(problems, fmt.Sprintf("expires_in %v, want %v (seconds: the %s contract's access-token lifetime)", a.json["expires_in"], want, r.profile))
-	}
+	problems = append(problems, r.tokenShapeProblems(a)...) // expires_in, expires_in_sec, scope (beyond_answers.go)
 	if dc != "" && a.json["api_domain"] != r.t.APIURL(dc) {
 		problems = append(problems, fmt.Sprintf("api_domain %v, want %s (the DC that issued the token)", a.json["api_domain"], r.t.APIURL(dc)))
 	}
@@ -272,7 +270,7 @@ func (r *run) errorRedirectWire(u *url.URL, q url.Values) string {
 func (r *run) implicitRedirectWire(u *url.URL, q url.Values) string {
 	var problems []string
 	f, _ := url.ParseQuery(u.Fragment)
-	want := []string{"access_token", "api_domain", "expires_in", "location", "token_type"}
+	want := append([]string{"access_token", "expires_in", "location", "token_type"}, r.implicitMembers(q)...) // beyond_answers.go
 	if q.Has("state") {
 		want = append(want, "state")
 		if f.Get("state") != q.Get("state") {
@@ -294,8 +292,16 @@ func (r *run) implicitRedirectWire(u *url.URL, q url.Values) string {
 	}
 	if dc, err := zoho.ParseDC(f.Get("location")); err != nil {
 		problems = append(problems, fmt.Sprintf("location %q is not a DC", f.Get("location")))
-	} else if f.Get("api_domain") != r.t.APIURL(dc) {
-		problems = append(problems, fmt.Sprintf("api_domain %q, want %s", f.Get("api_domain"), r.t.APIURL(dc)))
+	} else {
+		if f.Has("api_domain") && f.Get("api_domain") != r.t.APIURL(dc) {
+			problems = append(problems, fmt.Sprintf("api_domain %q, want %s", f.Get("api_domain"), r.t.APIURL(dc)))
+		}
+		if f.Has("id_token") {
+			problems = append(problems, r.idTokenProblems(f.Get("id_token"), q, dc)...) // ZA-JS-TOKEN (beyond_answers.go)
+		}
+	}
+	if f.Has("granted_for_session") && f.Get("granted_for_session") != "true" {
+		problems = append(problems, fmt.Sprintf("granted_for_session %q, want true", f.Get("granted_for_session")))
 	}
 	return strings.Join(problems, "; ")
 }
@@ -360,15 +366,18 @@ func (r *run) apiWire(a answer, path string) string {
 		}
 		return ""
 	case http.StatusUnauthorized:
-		for _, ans := range []fixtures.Answer{r.contract.Answers.InvalidToken, r.contract.Answers.AuthenticationFailure} {
+		for _, ans := range []fixtures.Answer{r.contract.Answers.InvalidToken, r.contract.Answers.AuthenticationFailure, r.contract.Answers.ScopeMismatch} {
 			if r.exactBody(a, ans.Body) == "" {
 				return ""
 			}
 		}
 		code, _ := a.json["code"].(string)
 		want := r.contract.Answers.InvalidToken.Body
-		if code == zoho.CodeAuthenticationFailure {
+		switch code {
+		case zoho.CodeAuthenticationFailure:
 			want = r.contract.Answers.AuthenticationFailure.Body
+		case zoho.CodeOAuthScopeMismatch: // ZA-API-SCOPE
+			want = r.contract.Answers.ScopeMismatch.Body
 		}
 		return r.exactBody(a, want)
 	}
@@ -422,11 +431,16 @@ func (r *run) shapeOf(shape fixtures.Shape, o outcome) string {
 			return "the page does not show the error code"
 		}
 		return ""
+	case fixtures.ShapeDeviceCode:
+		return deviceCodeShape(o) // the device flow's initiation (device.go)
 	case fixtures.ShapeAPIUser:
 		if o.a.status != http.StatusOK || (o.a.json["users"] == nil && o.a.json["Email"] == nil) {
 			return "the case expects the current user's record"
 		}
 		return ""
+	}
+	if why, ok := r.shapeOfCC(shape, o); ok { // client credentials, serverinfo (clientcreds.go)
+		return why
 	}
 	return fmt.Sprintf("unknown shape %q", shape)
 }

@@ -1116,8 +1116,11 @@ func checkAPIToken(r *run) error {
 	case "userinfo-bearer":
 		api, path, q = r.t.AccountsURL(dc), "/oauth/user/info", nil
 		h.Set("Authorization", "Bearer "+t.access)
+	case "query-token": // ZA-API-HEADER: never read from the query
+		h.Del("Authorization")
+		q.Set("access_token", t.access)
 	default:
-		return fmt.Errorf("%s: api-token knows the variants scheme-bearer, scheme-basic, scheme-none, other-dc and userinfo-bearer, not %q", r.c.Location(), v)
+		return fmt.Errorf("%s: api-token knows the variants scheme-bearer, scheme-basic, scheme-none, other-dc, userinfo-bearer and query-token, not %q", r.c.Location(), v)
 	}
 	o, err := r.callAPI(api, path, q, h)
 	if err != nil {
@@ -1271,5 +1274,5 @@ func checkImplicit(r *run) error {
 	}
 	u, _ := url.Parse(o.a.header.Get("Location"))
 	f, _ := url.ParseQuery(u.Fragment)
-	return r.requireWorks("use the implicit flow's access token", f.Get("api_domain"), f.Get("access_token"), "the token of the implicit flow works at the API")
+	return r.requireWorks("use the implicit flow's access token", r.implicitAPI(f), f.Get("access_token"), "the token of the implicit flow works at the API")
 }

@@ -54,6 +54,10 @@ type run struct {
 	// lastStatus is the status of the reference client's last answer (0:
 	// none), for the fault cases.
 	lastStatus int
+	// sessionGrant says the user grants access for the session (the
+	// js-refresh check): the implicit fragment then carries
+	// granted_for_session (ZA-JS-REFRESH).
+	sessionGrant bool
 }
 
 // answer is what came back from one request.

@@ -42,6 +42,13 @@ var checks = map[string]check{
 	"revoke":                checkRevoke,
 	"consent":               checkConsent,
 	"implicit":              checkImplicit,
+	"device":                checkDevice,            // the device flow (device.go)
+	"js-refresh":            checkJSRefresh,         // ZA-JS-REFRESH (beyond_checks.go)
+	"api-scope":             checkAPIScope,          // ZA-API-SCOPE (beyond_checks.go)
+	"client-credentials":    checkClientCredentials, // ZA-CC-* (clientcreds.go)
+	"pkce":                  checkPKCE,              // ZA-PKCE-* (pkce.go)
+	"revoke-v2":             checkRevokeV2,          // ZA-REVOKE-V2 (revokev2.go)
+	"server-info":           checkServerInfo,        // ZA-SERVERINFO (revokev2.go)
 }
 
 func init() {
@@ -211,6 +218,8 @@ func DCsOf(t target.Target, c fixtures.Case) []zoho.DC {
 		add(home)
 	case (c.Check == "refresh" || c.Check == "api-token") && c.Stimulus.Variant == "other-dc":
 		add(otherDC(stimulus))
+	case c.Check == "device" && (c.Stimulus.Variant == "other-dc" || c.Stimulus.Variant == "foreign-dc"):
+		add(otherDC(stimulus)) // the user's DC, or the DC that does not know the app (device.go)
 	}
 	return out
 }

@@ -1,0 +1,131 @@
+package certify
+
+// The client-credentials scenario (docs/zoho-oauth-beyond.md section 2,
+// ZA-CC-*): a backend job (a nightly sync, a migration) authenticates as a
+// Self Client, with no user and no refresh token. It must name the org
+// (soid), keep its access token for the hour it lives, ask again only once
+// it has expired, and never look for a refresh token. The verdict reads
+// the token requests on the wire.
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/zconform/zconform/fakeserver"
+	"github.com/zconform/zconform/fixtures/zoho"
+)
+
+// ClientCredentialsJob is an integration that can run as a backend job on
+// client credentials. ClientCredentials switches it to the grant: from
+// then on each Call makes its API call with a client-credentials token for
+// the org soid (<Service>.<org id>), asked at its Accounts server with its
+// client ID and secret (a Self Client's, in Env) and Env.Scope. Without it
+// (or with an Unsupported answer; over the protocol
+// {"op":"client_credentials","soid":"ZohoCRM.…"}) the scenario is not
+// applicable.
+type ClientCredentialsJob interface {
+	ClientCredentials(ctx context.Context, soid string) Report
+}
+
+// ClientCredentials sends {"op":"client_credentials","soid":soid}.
+func (p *Process) ClientCredentials(ctx context.Context, soid string) Report {
+	return p.send(ctx, map[string]any{"op": "client_credentials", "soid": soid})
+}
+
+// ccCalls is how many API calls the job makes within the hour, ccStep the
+// time between two of them.
+const (
+	ccCalls = 3
+	ccStep  = 20 * time.Minute
+)
+
+// ccBackendJob: a fresh instance of the integration, given a Self Client's
+// credentials, runs as a backend job for an org. Three API calls within
+// the hour ask for one token; a call past the hour asks for one more. Every
+// token request sends the org's soid, at the client's home DC, and none is
+// a refresh (there is no refresh token to use).
+func ccBackendJob(h *harness) error {
+	self, err := h.srv.RegisterClient(fakeserver.ClientSpec{Type: fakeserver.SelfClient})
+	if err != nil {
+		return err
+	}
+	org, err := h.srv.AddOrg(fakeserver.OrgSpec{Name: "Org of the job under certification"})
+	if err != nil {
+		return err
+	}
+	env := h.env
+	env.ClientID, env.ClientSecret = self.ID, self.Secret
+	integ, cleanup, err := h.newInstance(env)
+	if err != nil {
+		return failf("the job's instance of the integration did not start: %v", err)
+	}
+	defer cleanup()
+	h.integ = integ
+	h.note("setup: a fresh instance is given a Self Client's credentials; the job is for the org %s (soid %s)", org.ID, org.SOID)
+	job, ok := integ.(ClientCredentialsJob)
+	if !ok {
+		return &notApplicable{"the integration does not run as a backend job on client credentials (a Go integration implements certify.ClientCredentialsJob; a process answers {\"op\":\"client_credentials\"})"}
+	}
+	r := h.report("client credentials: start", job.ClientCredentials(h.ctx, org.SOID))
+	if r.Unsupported != "" {
+		return &notApplicable{"the integration does not run as a backend job on client credentials: " + r.Unsupported}
+	}
+	var asked []fakeserver.Request
+	check := func(reqs []fakeserver.Request, when string) error {
+		for _, q := range reqs {
+			if q.Role == "accounts" && q.Path == "/oauth/v2/token" {
+				if gt := q.Params["grant_type"]; gt != "client_credentials" {
+					return failf("%s it asked the token endpoint for grant_type=%s: a backend job on client credentials has no refresh token or code to use", when, orNone(gt))
+				}
+			}
+		}
+		for _, q := range tokenRequests(reqs, "client_credentials") {
+			switch {
+			case q.Params["soid"] == "":
+				return failf("%s it asked for a client-credentials token without soid (Zoho answers missing_org_info): it must name the org, %s", when, org.SOID)
+			case q.Params["soid"] != org.SOID:
+				return failf("%s it asked for a token for soid %s, not for the job's org %s", when, q.Params["soid"], org.SOID)
+			case q.DC != zoho.US:
+				return failf("%s it asked for a token at the %s Accounts server, not at the client's home DC (US)", when, q.DC)
+			}
+			h.note("wire: a client-credentials token request, soid %s -> %d %s", q.Params["soid"], q.Status, q.Error)
+			if succeeded(q) {
+				asked = append(asked, q)
+			}
+		}
+		return nil
+	}
+	for i := 1; i <= ccCalls; i++ {
+		c := h.call()
+		if err := check(h.wire(), fmt.Sprintf("for API call %d,", i)); err != nil {
+			return err
+		}
+		if !c.OK {
+			return failf("API call %d of the job failed: %s", i, orNone(c.Error))
+		}
+		if i < ccCalls {
+			h.advance(ccStep)
+		}
+	}
+	switch n := len(asked); {
+	case n == 0:
+		return failf("its %d API calls succeeded, but no client-credentials token request succeeded on the wire", ccCalls)
+	case n > 1:
+		return failf("%d client-credentials token requests for %d API calls within the hour: it must keep its token for the hour it lives (expires_in)", n, ccCalls)
+	}
+	lifetime := h.srv.Limits().AccessTokenLifetime
+	h.advance(lifetime - time.Duration(ccCalls-1)*ccStep + time.Minute) // a minute past the first token's hour
+	asked = nil
+	c := h.call()
+	if err := check(h.wire(), "past the hour,"); err != nil {
+		return err
+	}
+	switch {
+	case !c.OK:
+		return failf("past the token's hour, the job's API call failed: %s", orNone(c.Error))
+	case len(asked) != 1:
+		return failf("past the token's hour, %d client-credentials token requests for one API call: it must ask for one new token", len(asked))
+	}
+	return nil
+}
