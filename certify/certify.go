@@ -103,6 +103,10 @@ type harness struct {
 	usEnv Env
 	// device is a device scenario's device client (device.go).
 	device fakeserver.Client
+	// self and org are a backend job's Self Client and org, once the
+	// control registered them (a user has one Self Client: clientcreds.go).
+	self *fakeserver.Client
+	org  fakeserver.Org
 	// user is the user of the integration's DC (who consents by default).
 	user     string
 	seq      int64
@@ -183,7 +187,20 @@ func runScenario(ctx context.Context, sc Scenario, newIntegration Factory, opts 
 	}
 	defer func() { v.Evidence = redactAll(h.evidence) }()
 	err := h.setUp()
-	if err == nil {
+	switch {
+	case err == nil && sc.control != nil:
+		// a device app's control is a device sign-in, a backend job's a
+		// client-credentials call; an integration without that flow must
+		// still work the usual way for the scenario to be merely not
+		// applicable to it
+		err = sc.control(h)
+		var na *notApplicable
+		if errors.As(err, &na) {
+			if werr := h.control(); werr != nil {
+				err = werr
+			}
+		}
+	case err == nil:
 		err = h.control()
 	}
 	if err == nil {

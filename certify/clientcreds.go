@@ -40,17 +40,79 @@ const (
 	ccStep  = 20 * time.Minute
 )
 
+// selfClientAndOrg registers the job's Self Client and org once (a user
+// has one Self Client), for the control and the scenario alike.
+func (h *harness) selfClientAndOrg() (fakeserver.Client, fakeserver.Org, error) {
+	if h.self != nil {
+		return *h.self, h.org, nil
+	}
+	self, err := h.srv.RegisterClient(fakeserver.ClientSpec{Type: fakeserver.SelfClient})
+	if err != nil {
+		return fakeserver.Client{}, fakeserver.Org{}, err
+	}
+	org, err := h.srv.AddOrg(fakeserver.OrgSpec{Name: "Org of the job under certification"})
+	if err != nil {
+		return fakeserver.Client{}, fakeserver.Org{}, err
+	}
+	h.self, h.org = &self, org
+	return self, org, nil
+}
+
+// ccControl is the backend-job scenario's positive control: a fresh
+// instance of the integration, given a Self Client's credentials, runs as
+// a job for an org and makes one API call, with a client-credentials token
+// seen on the wire. An integration that is no such job makes the scenario
+// not applicable; one that cannot do this never worked.
+func (h *harness) ccControl() error {
+	h.note("control: a fresh instance of the integration runs as a backend job on client credentials and calls the API")
+	self, org, err := h.selfClientAndOrg()
+	if err != nil {
+		return err
+	}
+	env := h.env
+	env.ClientID, env.ClientSecret = self.ID, self.Secret
+	integ, cleanup, err := h.newInstance(env)
+	if err != nil {
+		return neverWorked("it did not start: %v", err)
+	}
+	defer cleanup()
+	job, ok := integ.(ClientCredentialsJob)
+	if !ok {
+		return &notApplicable{"the integration does not run as a backend job on client credentials (a Go integration implements certify.ClientCredentialsJob; a process answers {\"op\":\"client_credentials\"})"}
+	}
+	r := h.report("control: client credentials", job.ClientCredentials(h.ctx, org.SOID))
+	if r.Unsupported != "" {
+		return &notApplicable{"the integration does not run as a backend job on client credentials: " + r.Unsupported}
+	}
+	c := h.report("control: call the API", integ.Call(h.ctx))
+	reqs := h.wire()
+	got, called := false, false
+	for _, q := range tokenRequests(reqs, "client_credentials") {
+		got = got || succeeded(q)
+	}
+	for _, a := range apiRequests(reqs) {
+		called = called || a.Status == 200
+	}
+	switch {
+	case !got && c.OK:
+		return neverWorked("it reported an API call a success, but no client-credentials token request of it succeeded on the wire")
+	case !got:
+		return neverWorked("it got no client-credentials token: %s", orNone(c.Error))
+	case !called:
+		return neverWorked("its API call failed: %s", orNone(c.Error))
+	case !c.OK:
+		return neverWorked("its API call succeeded on the wire, but it reported: %s", orNone(c.Error))
+	}
+	return nil
+}
+
 // ccBackendJob: a fresh instance of the integration, given a Self Client's
 // credentials, runs as a backend job for an org. Three API calls within
 // the hour ask for one token; a call past the hour asks for one more. Every
 // token request sends the org's soid, at the client's home DC, and none is
 // a refresh (there is no refresh token to use).
 func ccBackendJob(h *harness) error {
-	self, err := h.srv.RegisterClient(fakeserver.ClientSpec{Type: fakeserver.SelfClient})
-	if err != nil {
-		return err
-	}
-	org, err := h.srv.AddOrg(fakeserver.OrgSpec{Name: "Org of the job under certification"})
+	self, org, err := h.selfClientAndOrg()
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ package certify
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,8 +44,8 @@ func (p *Process) DeviceStart(ctx context.Context) Report {
 const deviceStep = 5 * time.Second
 
 // setUpDevice registers the device client whose credentials the
-// integration is given (a device scenario's; its positive control keeps
-// the web client), enabled in the EU when the scenario has an EU user.
+// integration is given (a device scenario's, and its positive control's),
+// enabled in the EU when the scenario has an EU user.
 func (h *harness) setUpDevice() error {
 	c, err := h.srv.RegisterClient(fakeserver.ClientSpec{Type: fakeserver.Device, Name: "Device integration under certification", Homepage: "https://app.example"})
 	if err != nil {
@@ -57,7 +58,7 @@ func (h *harness) setUpDevice() error {
 	}
 	h.device = c
 	h.env.ClientID, h.env.ClientSecret = c.ID, c.Secret
-	h.note("setup: the scenario's instance is given a device client (name and homepage, no redirect URI); its positive control, the web client")
+	h.note("setup: the integration is given a device client (name and homepage, no redirect URI)")
 	return nil
 }
 
@@ -88,6 +89,62 @@ func (h *harness) deviceStart() (string, error) {
 	}
 	h.note("device: shows the user code %s", user)
 	return user, nil
+}
+
+// deviceControl is a device scenario's positive control: a fresh instance
+// of the integration, set up like the scenario's, signs in with the device
+// flow (the US user approves at once), gets its tokens and calls the API,
+// each seen on the wire. An integration without the device flow makes the
+// scenario not applicable; one that cannot do this never worked. The
+// clock then moves past the polling window, so that the scenario starts
+// as if the control had not run.
+func (h *harness) deviceControl() error {
+	h.note("control: a fresh instance of the integration signs in with the device flow and calls the API")
+	integ, cleanup, err := h.newInstance(h.env)
+	if err != nil {
+		return neverWorked("it did not start: %v", err)
+	}
+	defer cleanup()
+	scenarios := h.integ
+	h.integ = integ
+	defer func() { h.integ = scenarios }()
+	user, err := h.deviceStart()
+	var f *failure
+	if errors.As(err, &f) {
+		return neverWorked("it %s", strings.TrimPrefix(f.reason, "the device "))
+	}
+	if err != nil {
+		return err
+	}
+	if err := h.srv.ApproveDevice(user, ""); err != nil {
+		return err
+	}
+	h.note("control: the user approves at once")
+	r, ps := h.waitDevice(2 * time.Minute)
+	switch got := count(ps, succeeded); {
+	case got == 0 && r.OK:
+		return neverWorked("it reported a sign-in, but no poll of its device code got tokens on the wire")
+	case got == 0:
+		return neverWorked("it did not get its tokens within two minutes of the approval: %s", orNone(r.Error))
+	case !r.OK:
+		return neverWorked("its poll got tokens on the wire, but it reported: %s", orNone(r.Error))
+	}
+	c := h.report("control: call the API", integ.Call(h.ctx))
+	called := false
+	for _, a := range apiRequests(h.wire()) {
+		called = called || a.Status == 200
+	}
+	switch {
+	case !called && c.OK:
+		return neverWorked("it reported an API call a success, but no API request of it succeeded on the wire")
+	case !called:
+		return neverWorked("its API call failed: %s", orNone(c.Error))
+	case !c.OK:
+		return neverWorked("its API call succeeded on the wire, but it reported: %s", orNone(c.Error))
+	}
+	_ = h.srv.Advance(h.srv.Limits().DeviceSlowDownWindow)
+	h.note("control: passed; the clock moves on %s", h.srv.Limits().DeviceSlowDownWindow)
+	return nil
 }
 
 // polls are the device-token requests among reqs.
