@@ -393,7 +393,7 @@ func summaryMarkdown(r Results) []byte {
 		p("| Note | %s |\n", md(n))
 	}
 
-	p("\n## Coverage by the Kaizen #4 post\n")
+	p("\n## Coverage by seed ID: the Kaizen #4 post (K4-) and Zoho's published protocol (ZA-)\n")
 	for _, sec := range s.Sections {
 		p("\n### %s\n\n", md(sec.Name))
 		p("| Seed ID | Rule | %s | Outcome | Basis |\n|---|---|---|---|---|\n", s.Words.CaseColumn)

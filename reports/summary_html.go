@@ -110,7 +110,7 @@ a { color: inherit; }
 </header>
 <main>
 <section id="coverage">
-<h2>Coverage by the Kaizen #4 post</h2>
+<h2>Coverage by seed ID: the Kaizen #4 post (K4-) and Zoho's published protocol (ZA-)</h2>
 {{- range .Sections}}
 <h3>{{.Name}}</h3>
 <table class="coverage">
