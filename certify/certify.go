@@ -27,6 +27,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zconform/zconform/fakeserver"
@@ -60,6 +61,10 @@ type Factory func() (Integration, error)
 type Options struct {
 	// Profile is the fake's limit profile (default kaizen4).
 	Profile string
+	// lacks remembers, for one Run, the flows the integration said it
+	// cannot do (flow → the n/a reason), so that later scenarios of that
+	// flow start no instance to ask again.
+	lacks *sync.Map
 	// InProcess mounts the fake on Zoho's real host names in-process (Go
 	// integrations); otherwise it listens on loopback and Env names its URLs.
 	InProcess bool
@@ -121,6 +126,18 @@ func (f *failure) Error() string { return f.reason }
 func failf(format string, args ...any) error { return &failure{fmt.Sprintf(format, args...)} }
 
 // neverWorked is the failure of a positive control.
+// lacking is the n/a an earlier scenario of this Run got for the flow, or
+// nil.
+func (h *harness) lacking(flow string) error {
+	if h.opts.lacks == nil || flow == "" {
+		return nil
+	}
+	if na, ok := h.opts.lacks.Load(flow); ok {
+		return na.(*notApplicable)
+	}
+	return nil
+}
+
 func neverWorked(format string, args ...any) error {
 	return &failure{"the integration never worked: " + fmt.Sprintf(format, args...)}
 }
@@ -144,6 +161,7 @@ func Run(ctx context.Context, newIntegration Factory, opts Options) ([]Verdict, 
 			return nil, fmt.Errorf("no scenario %q: zconform certify -list lists them", id)
 		}
 	}
+	opts.lacks = &sync.Map{}
 	var out []Verdict
 	for _, sc := range Scenarios() {
 		if len(opts.Only) > 0 && !slices.Contains(opts.Only, sc.ID) {
@@ -188,6 +206,11 @@ func runScenario(ctx context.Context, sc Scenario, newIntegration Factory, opts 
 	defer func() { v.Evidence = redactAll(h.evidence) }()
 	err := h.setUp()
 	switch {
+	case err == nil && sc.control != nil && h.lacking(sc.flow) != nil:
+		err = h.control() // it said so in an earlier scenario: the usual control decides
+		if err == nil {
+			err = h.lacking(sc.flow)
+		}
 	case err == nil && sc.control != nil:
 		// a device app's control is a device sign-in, a backend job's a
 		// client-credentials call; an integration without that flow must
@@ -196,6 +219,9 @@ func runScenario(ctx context.Context, sc Scenario, newIntegration Factory, opts 
 		err = sc.control(h)
 		var na *notApplicable
 		if errors.As(err, &na) {
+			if h.opts.lacks != nil {
+				h.opts.lacks.Store(sc.flow, na)
+			}
 			if werr := h.control(); werr != nil {
 				err = werr
 			}

@@ -38,8 +38,9 @@ type Scenario struct {
 	// flow, device.go); its positive control is a device sign-in.
 	Device bool
 	// control is the scenario's own positive control (nil: the usual
-	// authorization, exchange and API call).
+	// authorization, exchange and API call), of the flow it names.
 	control func(*harness) error
+	flow    string
 	run     func(h *harness) error
 }
 
@@ -98,17 +99,17 @@ func Scenarios() []Scenario {
 			Title:  "survives a reset connection and an answer cut mid-body with a clear error, and loses no refresh token",
 			Faults: []fakeserver.FaultKind{fakeserver.FaultReset, fakeserver.FaultCloseMidBody}, run: survivesNetworkFaults},
 		// the device flow of limited-input apps (device.go)
-		{ID: "DEVICE-POLLS-PATIENTLY", Basis: "doc", Device: true, control: (*harness).deviceControl,
+		{ID: "DEVICE-POLLS-PATIENTLY", Basis: "doc", Device: true, control: (*harness).deviceControl, flow: "device",
 			Title: "a device signing in polls while the user takes two minutes (interval in milliseconds), never twice within 30 s, and gets its tokens once the user approves",
 			Seeds: []zoho.SeedID{zoho.DevInit, zoho.DevPending, zoho.DevSlowDown, zoho.DevTokens}, run: devicePollsPatiently},
-		{ID: "DEVICE-FOLLOWS-OTHER-DC", Basis: "doc", Device: true, EU: true, control: (*harness).deviceControl,
+		{ID: "DEVICE-FOLLOWS-OTHER-DC", Basis: "doc", Device: true, EU: true, control: (*harness).deviceControl, flow: "device",
 			Title: "a device approved by a user of another DC follows other_dc: it polls the same code at that DC's server, and calls that DC's API",
 			Seeds: []zoho.SeedID{zoho.DevOtherDC, zoho.DevTokens}, run: deviceFollowsOtherDC},
-		{ID: "DEVICE-STOPS-WHEN-REFUSED", Basis: "doc", Device: true, control: (*harness).deviceControl,
+		{ID: "DEVICE-STOPS-WHEN-REFUSED", Basis: "doc", Device: true, control: (*harness).deviceControl, flow: "device",
 			Title: "a device stops polling and asks for a new sign-in once told access_denied (the user denied) or expired (nobody acted)",
 			Seeds: []zoho.SeedID{zoho.DevDenied, zoho.DevExpired}, run: deviceStopsWhenRefused},
 		// backend jobs on client credentials (clientcreds.go)
-		{ID: "CC-BACKEND-JOB", Basis: "doc", control: (*harness).ccControl,
+		{ID: "CC-BACKEND-JOB", Basis: "doc", control: (*harness).ccControl, flow: "client-credentials",
 			Title: "a backend job on client credentials names its org (soid), keeps its token for the hour, asks for one new token after it, and never looks for a refresh token",
 			Seeds: []zoho.SeedID{zoho.CCToken, zoho.CCSoid}, run: ccBackendJob},
 	}
