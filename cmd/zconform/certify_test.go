@@ -189,6 +189,9 @@ func TestCertifyReferenceAdapters(t *testing.T) {
 					t.Skipf("%v: run %s", err, ra.install)
 				}
 			}
+			// the adapters mostly wait on their processes: side by side
+			// they take about a third of the time
+			t.Parallel()
 			out := t.TempDir()
 			var stdout, stderr syncBuffer
 			run([]string{"certify", "-adapter", c.adapter, "-out", out}, &stdout, &stderr)
