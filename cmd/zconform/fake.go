@@ -10,13 +10,13 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/zconform/zconform/fakeserver"
 	"github.com/zconform/zconform/fixtures/zoho"
+	"github.com/zconform/zconform/internal/atomicfile"
 )
 
 // controlTokenEnv names the environment variable with the control API token.
@@ -231,28 +231,10 @@ func writeReady(path string, v any) error {
 		return nil
 	}
 	data, _ := json.MarshalIndent(v, "", "  ")
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
+	return atomicfile.Write(path, func(w io.Writer) error {
+		_, err := w.Write(append(data, '\n'))
 		return err
-	}
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return nil
+	})
 }
 
 // removeReady removes the ready file when the fake stops: a file left
