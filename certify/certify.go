@@ -126,6 +126,25 @@ func (f *failure) Error() string { return f.reason }
 func failf(format string, args ...any) error { return &failure{fmt.Sprintf(format, args...)} }
 
 // neverWorked is the failure of a positive control.
+// controlCall is the last step of a positive control: the instance calls
+// the API, which must succeed on the wire and in its report.
+func (h *harness) controlCall(integ Integration) error {
+	c := h.report("control: call the API", integ.Call(h.ctx))
+	called := false
+	for _, a := range apiRequests(h.wire()) {
+		called = called || a.Status == 200
+	}
+	switch {
+	case !called && c.OK:
+		return neverWorked("it reported an API call a success, but no API request of it succeeded on the wire")
+	case !called:
+		return neverWorked("its API call failed: %s", orNone(c.Error))
+	case !c.OK:
+		return neverWorked("its API call succeeded on the wire, but it reported: %s", orNone(c.Error))
+	}
+	return nil
+}
+
 // lacking is the n/a an earlier scenario of this Run got for the flow, or
 // nil.
 func (h *harness) lacking(flow string) error {
@@ -388,18 +407,8 @@ func (h *harness) control() error {
 	case !r.OK:
 		return neverWorked("its exchange succeeded on the wire, but it reported: %s", orNone(r.Error))
 	}
-	c := h.report("control: call the API", integ.Call(h.ctx))
-	called := false
-	for _, a := range apiRequests(h.wire()) {
-		called = called || a.Status == 200
-	}
-	switch {
-	case !called && c.OK:
-		return neverWorked("it reported an API call a success, but no API request of it succeeded on the wire")
-	case !called:
-		return neverWorked("its API call failed: %s", orNone(c.Error))
-	case !c.OK:
-		return neverWorked("its API call succeeded on the wire, but it reported: %s", orNone(c.Error))
+	if err := h.controlCall(integ); err != nil {
+		return err
 	}
 	cleanup()
 	if toks, err := h.srv.Tokens(usUser); err == nil {
