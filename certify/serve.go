@@ -67,6 +67,7 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, integ Integration, 
 			Now             time.Time         `json:"now"`
 			AdvancedSeconds int               `json:"advanced_seconds"`
 			N               int               `json:"n"`
+			SOID            string            `json:"soid"`
 		}
 		var r Report
 		if err := json.Unmarshal(sc.Bytes(), &msg); err != nil {
@@ -99,6 +100,12 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, integ Integration, 
 				} else {
 					r = Report{Unsupported: "this integration does not sign in with the device flow"}
 				}
+			case "client_credentials":
+				if j, ok := integ.(ClientCredentialsJob); ok {
+					r = j.ClientCredentials(ctx, msg.SOID)
+				} else {
+					r = Report{Unsupported: "this integration does not run as a backend job on client credentials"}
+				}
 			case "time":
 				d := time.Duration(msg.AdvancedSeconds) * time.Second
 				if clock != nil {
@@ -108,7 +115,7 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, integ Integration, 
 			case "stop":
 				return enc.Encode(Report{OK: true})
 			default:
-				r = Report{Unsupported: fmt.Sprintf("unknown op %q: the protocol has redirect, call, calls, authorize, device_start, time and stop", msg.Op)}
+				r = Report{Unsupported: fmt.Sprintf("unknown op %q: the protocol has redirect, call, calls, authorize, device_start, client_credentials, time and stop", msg.Op)}
 			}
 		}
 		if err := enc.Encode(r); err != nil {
