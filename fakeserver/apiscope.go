@@ -23,20 +23,6 @@ func (s *Server) apiErrorLocked(x *exchange, code, message string) {
 	x.reply(http.StatusUnauthorized, body)
 }
 
-// tokenFromQuery is where a broken fake (DEV-API-TOKEN-IN-QUERY) finds an
-// access token when no Authorization header came: the query's
-// access_token or authtoken. Zoho never reads one there (ZA-API-HEADER).
-func (s *Server) tokenFromQueryLocked(x *exchange) string {
-	if !s.brokenLocked(DevAPITokenInQuery) || x.r.Header.Get("Authorization") != "" {
-		return ""
-	}
-	q := x.r.URL.Query()
-	if t := q.Get("access_token"); t != "" {
-		return t
-	}
-	return q.Get("authtoken")
-}
-
 // tokenScopesLocked lists the scopes an access token was granted: its own
 // (the implicit flow, an online exchange), else its refresh token's, else
 // its client-credentials grant's. ok is false for a token whose scopes the

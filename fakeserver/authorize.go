@@ -32,6 +32,31 @@ var errorPage = template.Must(template.New("error").Parse(`<!DOCTYPE html>
 
 func (s *Server) brokenLocked(id zoho.SeedID) bool { return s.breaks[id] }
 
+// authParamsLocked applies the rules the authorization endpoint and the
+// JavaScript apps' silent refresh (/oauth/v2/auth/refresh, jsapps.go)
+// share: a mandatory key missing is K4-AUTH-RESPONSE-TYPE-b (the error
+// page is answered here, and ok is false), and the client is looked up in
+// the request's DC: nil when it is not registered or enabled there
+// ("Invalid Client" [seen]). A client_id that is present but empty is an
+// unknown client (K4-AUTH-CLIENT), not a missing key.
+func (s *Server) authParamsLocked(x *exchange) (c *client, ok bool) {
+	for _, k := range []string{"scope", "client_id", "response_type", "redirect_uri"} {
+		if _, present := x.params[k]; !present || (k != "client_id" && !x.has(k)) {
+			if s.brokenLocked(zoho.AuthResponseTypeB) {
+				x.authError(brokenAuthCode)
+			} else {
+				x.authError(zoho.ErrAuthResponseType)
+			}
+			return nil, false
+		}
+	}
+	c = s.clients[x.param("client_id")]
+	if c != nil && !c.enabledIn(x.t.dc) && !s.brokenLocked(zoho.TokenClientB) {
+		c = nil
+	}
+	return c, true
+}
+
 // authorize serves GET (and the consent page's POST) {AS}/oauth/v2/auth.
 func (s *Server) authorize(x *exchange) {
 	if x.r.Method != http.MethodGet && x.r.Method != http.MethodPost {
@@ -45,21 +70,9 @@ func (s *Server) authorize(x *exchange) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 
-	// K4-AUTH-RESPONSE-TYPE-b: a mandatory key is missing. A client_id that
-	// is present but empty is K4-AUTH-CLIENT instead.
-	for _, k := range []string{"scope", "client_id", "response_type", "redirect_uri"} {
-		if _, present := x.params[k]; !present || (k != "client_id" && !x.has(k)) {
-			if s.brokenLocked(zoho.AuthResponseTypeB) {
-				x.authError(brokenAuthCode)
-			} else {
-				x.authError(zoho.ErrAuthResponseType)
-			}
-			return
-		}
-	}
-	c := s.clients[x.param("client_id")]
-	if c != nil && !c.enabledIn(x.t.dc) && !s.brokenLocked(zoho.TokenClientB) {
-		c = nil // not registered or enabled in this DC: "Invalid Client" [seen]
+	c, ok := s.authParamsLocked(x)
+	if !ok {
+		return
 	}
 	responseType := x.param("response_type")
 	implicit := responseType == "token" && c != nil && c.Type == JavaScript

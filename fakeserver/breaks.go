@@ -149,6 +149,8 @@ var breakEffects = map[zoho.SeedID]string{
 	DevRevokeV2SecretRequired: "POST /oauth/v2/revoke/token wants a secret from a client-based (JavaScript) app too",
 	DevRevokeV2TypeIgnored:    "POST /oauth/v2/revoke/token ignores token_type: any value, or none, will do",
 	DevRevokeV2KeepsAccess:    "revoking a refresh token at /oauth/v2/revoke/token leaves its access tokens alive",
+	DevRevokeV2IssuingDCOnly:  "the app's home DC revokes only the tokens it issued, not those of the app's other DCs",
+	DevRevokeV2HomeOnly:       "another DC of a multi-DC app refuses to revoke even the tokens it issued: only the home DC revokes",
 }
 
 func deviationNames() []string {
@@ -256,4 +258,18 @@ func (s *Server) Breaks() []zoho.SeedID {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// tokenFromQueryLocked is where a broken fake (DEV-API-TOKEN-IN-QUERY) finds an
+// access token when no Authorization header came: the query's
+// access_token or authtoken. Zoho never reads one there (ZA-API-HEADER).
+func (s *Server) tokenFromQueryLocked(x *exchange) string {
+	if !s.brokenLocked(DevAPITokenInQuery) || x.r.Header.Get("Authorization") != "" {
+		return ""
+	}
+	q := x.r.URL.Query()
+	if t := q.Get("access_token"); t != "" {
+		return t
+	}
+	return q.Get("authtoken")
 }

@@ -50,8 +50,6 @@ type zaState struct {
 	// lastJS is the user who last consented to a JavaScript client in the
 	// implicit flow: the browser /oauth/v2/auth/refresh acts for.
 	lastJS map[*client]*user
-	// nextSession numbers the sessions.
-	nextSession int
 	// idKey signs the id_token (RS256): the process's key (idKeyLocked).
 	idKey *rsa.PrivateKey
 	// grantBlocked holds, per client, the end of a grant-rate block
@@ -61,7 +59,6 @@ type zaState struct {
 
 // browserSession is a user's signed-in session at Zoho Accounts.
 type browserSession struct {
-	id      int
 	started time.Time
 	// granted are the clients the user granted access for the whole
 	// session, each with the scopes granted so (the union of the session's
@@ -77,8 +74,7 @@ func (s *Server) sessionLocked(u *user, now time.Time) *browserSession {
 	}
 	b := s.za.sessions[u]
 	if b == nil {
-		s.za.nextSession++
-		b = &browserSession{id: s.za.nextSession, started: now, granted: map[*client][]string{}}
+		b = &browserSession{started: now, granted: map[*client][]string{}}
 		s.za.sessions[u] = b
 	}
 	return b
@@ -244,15 +240,9 @@ func (s *Server) authRefresh(x *exchange) {
 	now := s.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, k := range []string{"scope", "client_id", "response_type", "redirect_uri"} {
-		if _, present := x.params[k]; !present || (k != "client_id" && !x.has(k)) {
-			x.authError(zoho.ErrAuthResponseType)
-			return
-		}
-	}
-	c := s.clients[x.param("client_id")]
-	if c != nil && !c.enabledIn(x.t.dc) && !s.brokenLocked(zoho.TokenClientB) {
-		c = nil
+	c, ok := s.authParamsLocked(x) // as at /oauth/v2/auth (authorize.go)
+	if !ok {
+		return
 	}
 	if c == nil {
 		x.authError(zoho.ErrAuthClient)

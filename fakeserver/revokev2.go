@@ -30,8 +30,9 @@ import (
 //     token_type says, or already revoked gets HTTP 400
 //     {"status":"failure","error":"invalid_token"}, as at the older
 //     endpoint.
-//   - The app's home DC revokes the app's tokens of every DC; another DC
-//     where the app is enabled (multi-DC) revokes the tokens it issued.
+//   - The app's home DC revokes the app's tokens of every DC (the page:
+//     revoke goes to the app's home DC); another DC where the app is
+//     enabled (multi-DC) revokes the tokens it issued.
 
 // Deviations of the newer revoke endpoint (breaks.go).
 const (
@@ -44,6 +45,12 @@ const (
 	// DevRevokeV2KeepsAccess: revoking a refresh token leaves its access
 	// tokens alive.
 	DevRevokeV2KeepsAccess zoho.SeedID = "DEV-REVOKE-V2-KEEPS-ACCESS"
+	// DevRevokeV2IssuingDCOnly: the app's home DC revokes only the tokens
+	// it issued, not the app's tokens of its other DCs.
+	DevRevokeV2IssuingDCOnly zoho.SeedID = "DEV-REVOKE-V2-ISSUING-DC-ONLY"
+	// DevRevokeV2HomeOnly: only the app's home DC revokes: another DC of
+	// a multi-DC app refuses even the tokens it issued.
+	DevRevokeV2HomeOnly zoho.SeedID = "DEV-REVOKE-V2-HOME-ONLY"
 )
 
 // revokeV2 serves POST {AS}/oauth/v2/revoke/token.
@@ -85,7 +92,16 @@ func (s *Server) revokeV2(x *exchange) {
 	}
 	// mine says whether the client may revoke a token of owner issued in dc
 	mine := func(owner *client, dc zoho.DC) bool {
-		return broken || owner == c && (dc == x.t.dc || c.home == x.t.dc)
+		switch {
+		case broken:
+			return true
+		case owner != c:
+			return false
+		case c.home == x.t.dc: // revoke goes to the app's home DC: every DC's tokens
+			return dc == x.t.dc || !s.brokenLocked(DevRevokeV2IssuingDCOnly)
+		default: // [assumed] another DC of a multi-DC app: the tokens it issued
+			return dc == x.t.dc && !s.brokenLocked(DevRevokeV2HomeOnly)
+		}
 	}
 	switch tokenType {
 	case "refresh_token":
@@ -136,11 +152,10 @@ func basicCredentials(h string) (id, secret string, ok bool) {
 	if !found || !strings.EqualFold(scheme, "Basic") {
 		return "", "", false
 	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(enc))
+	// padded (RFC 7617) or not, as clients send it
+	raw, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(strings.TrimSpace(enc), "="))
 	if err != nil {
-		if raw, err = base64.RawStdEncoding.DecodeString(strings.TrimSpace(enc)); err != nil {
-			return "", "", false
-		}
+		return "", "", false
 	}
 	id, secret, _ = strings.Cut(string(raw), ":")
 	return id, secret, id != ""

@@ -47,7 +47,8 @@ func checkPKCE(r *run) error {
 		return err
 	}
 	variant := r.c.Stimulus.Variant
-	setting := fakeserver.PKCERequired
+	// required: the console's default for a mobile client registered now
+	var setting string
 	if variant == "legacy" {
 		setting = fakeserver.PKCEOptional
 	}
@@ -59,7 +60,11 @@ func checkPKCE(r *run) error {
 		return err
 	}
 	c := client{reg}
-	r.sent = append(r.sent, fmt.Sprintf("console: register a mobile client (pkce: %s)", setting))
+	shown := setting
+	if shown == "" {
+		shown = "the console's default"
+	}
+	r.sent = append(r.sent, "console: register a mobile client (pkce: "+shown+")")
 	verifier := newVerifier()
 	extra := url.Values{}
 	switch variant {

@@ -64,14 +64,20 @@ func (r *run) revokeV2(dc zoho.DC, token, tokenType, auth string) (outcome, erro
 //	other-client      an access token, with another client's credentials (checked); nothing is revoked
 //	unsupported-type  an access token, with token_type id_token (checked)
 //	js-client         a JavaScript client's implicit-flow token, with base64(client_id:) and no secret (checked); then it is dead
+//	js-client-id      the same, with base64(client_id) (no colon, padded) (checked)
+//	at-tokens-dc      a multi-DC app's refresh token issued to a user of another DC, revoked at that DC with its credentials (checked); then it and its access token are dead
+//	at-home-dc        the same token, revoked at the app's home DC with the home DC's credentials (checked); then it and its access token are dead
 //
 // The variants that revoke nothing aim at an access token, so that a
 // target that wrongly revokes loses no more than that.
 func checkRevokeV2(r *run) error {
 	dc := r.c.Stimulus.DC
 	variant := r.c.Stimulus.Variant
-	if variant == "js-client" {
-		return r.revokeV2JS(dc)
+	switch variant {
+	case "js-client", "js-client-id":
+		return r.revokeV2JS(dc, variant == "js-client-id")
+	case "at-tokens-dc", "at-home-dc":
+		return r.revokeV2OtherDC(dc, variant == "at-home-dc")
 	}
 	c, t, err := r.startWithTokens()
 	if err != nil {
@@ -145,7 +151,7 @@ func checkRevokeV2(r *run) error {
 	case "unsupported-type":
 		tokenType, step = "id_token", "revoke with token_type id_token"
 	default:
-		return fmt.Errorf("%s: revoke-v2 knows the variants refresh-token, access-token, wrong-secret, no-basic, other-client, unsupported-type and js-client, not %q", r.c.Location(), variant)
+		return fmt.Errorf("%s: revoke-v2 knows the variants refresh-token, access-token, wrong-secret, no-basic, other-client, unsupported-type, js-client, js-client-id, at-tokens-dc and at-home-dc, not %q", r.c.Location(), variant)
 	}
 	o, err := r.revokeV2(dc, t.access, tokenType, auth)
 	if err != nil {
@@ -158,8 +164,8 @@ func checkRevokeV2(r *run) error {
 }
 
 // revokeV2JS: a JavaScript client's implicit-flow token, revoked with
-// base64(client_id:) and no secret.
-func (r *run) revokeV2JS(dc zoho.DC) error {
+// base64(client_id:) and no secret, or with idOnly base64(client_id).
+func (r *run) revokeV2JS(dc zoho.DC, idOnly bool) error {
 	con, err := r.console()
 	if err != nil {
 		return err
@@ -182,11 +188,15 @@ func (r *run) revokeV2JS(dc zoho.DC) error {
 	u, _ := url.Parse(o.a.header.Get("Location"))
 	f, _ := url.ParseQuery(u.Fragment)
 	tok, api := f.Get("access_token"), f.Get("api_domain")
-	o, err = r.revokeV2(dc, tok, "access_token", basicAuth(c.ID, ""))
+	auth, step := basicAuth(c.ID, ""), "revoke with base64(client_id:), no secret"
+	if idOnly {
+		auth, step = "Basic "+base64.StdEncoding.EncodeToString([]byte(c.ID)), "revoke with base64(client_id), no colon"
+	}
+	o, err = r.revokeV2(dc, tok, "access_token", auth)
 	if err != nil {
 		return err
 	}
-	if err := r.checkOutcome("revoke with base64(client_id:), no secret", o); err != nil || !o.ok {
+	if err := r.checkOutcome(step, o); err != nil || !o.ok {
 		return err
 	}
 	return r.requireRejected("use the revoked access token", api, tok, "a revoked access token is dead")
@@ -260,4 +270,60 @@ func checkServerInfo(r *run) error {
 	}
 	o.wire = r.serverInfoWire(a)
 	return r.checkOutcome("GET /oauth/serverinfo", o)
+}
+
+// revokeV2OtherDC: an app registered at home, enabled in another DC with
+// its own secret there; a user of that DC authorizes it and the code is
+// exchanged at the user's DC. The refresh token is then revoked at the DC
+// that issued it (with that DC's credentials) or, atHome, at the app's
+// home DC (with the home DC's): ZA-REVOKE-V2 says revoke goes to the
+// app's home DC.
+func (r *run) revokeV2OtherDC(home zoho.DC, atHome bool) error {
+	con, err := r.console()
+	if err != nil {
+		return err
+	}
+	other := otherDC(home)
+	user, err := con.AddUser(fakeserver.UserSpec{Email: "revoker@" + string(other) + ".example", DC: other})
+	if err != nil {
+		return err
+	}
+	c, err := r.webClient(home, "")
+	if err != nil {
+		return err
+	}
+	secret, err := con.EnableMultiDC(c.ID, other, fakeserver.MultiDC{SeparateSecret: true})
+	if err != nil {
+		return err
+	}
+	r.sent = append(r.sent, "console: enable multi-DC in "+string(other)+", with its own secret")
+	if err := con.ScriptConsent(c.ID, fakeserver.Consent{User: user.Email}); err != nil {
+		return err
+	}
+	g, err := r.mustGrant(home, c, url.Values{"prompt": {"consent"}})
+	if err != nil {
+		return err
+	}
+	if g.accountsServer != r.t.AccountsURL(other) {
+		return &Failure{Step: "authorize", Want: "accounts-server=" + r.t.AccountsURL(other), Got: "accounts-server=" + g.accountsServer, Detail: "the redirect must name the user's DC"}
+	}
+	a, o, err := r.token(g.accountsServer, exchangeForm(c, secret, g.code))
+	if err != nil {
+		return err
+	}
+	if err := r.require("exchange at the user's DC", o, "the case needs the other DC's tokens"); err != nil {
+		return err
+	}
+	t := tokensOf(a)
+	at, auth, step := other, basicAuth(c.ID, secret), "revoke the refresh token at the DC that issued it"
+	if atHome {
+		at, auth, step = home, basicAuth(c.ID, c.Secrets[home]), "revoke the refresh token at the app's home DC"
+	}
+	if o, err = r.revokeV2(at, t.refresh, "refresh_token", auth); err != nil {
+		return err
+	}
+	if err := r.checkOutcome(step, o); err != nil || !o.ok {
+		return err
+	}
+	return r.requireRejected("use its access token", t.apiDomain, t.access, "revoking a refresh token revokes its access tokens")
 }
