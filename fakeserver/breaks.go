@@ -273,3 +273,10 @@ func (s *Server) tokenFromQueryLocked(x *exchange) string {
 	}
 	return q.Get("authtoken")
 }
+
+// homeRevokesLocked says whether the app's home DC (here) revokes the
+// app's token issued in dc: always, unless DEV-REVOKE-V2-ISSUING-DC-ONLY
+// is on (then only the tokens here issued).
+func (s *Server) homeRevokesLocked(dc, here zoho.DC) bool {
+	return !s.brokenLocked(DevRevokeV2IssuingDCOnly) || dc == here
+}

@@ -98,7 +98,7 @@ func (s *Server) revokeV2(x *exchange) {
 		case owner != c:
 			return false
 		case c.home == x.t.dc: // revoke goes to the app's home DC: every DC's tokens
-			return dc == x.t.dc || !s.brokenLocked(DevRevokeV2IssuingDCOnly)
+			return s.homeRevokesLocked(dc, x.t.dc)
 		default: // [assumed] another DC of a multi-DC app: the tokens it issued
 			return dc == x.t.dc && !s.brokenLocked(DevRevokeV2HomeOnly)
 		}

@@ -215,12 +215,13 @@ var _ = Describe("The newer revoke endpoint", func() {
 })
 
 var _ = Describe("Server info", func() {
-	It("answers GET only, on the real hosts through the in-process transport", func() {
+	It("answers GET (and HEAD) only, on the real hosts through the in-process transport", func() {
 		f := newFake(profileKaizen4)
 		req := newRequest(http.MethodPost, f.AccountsURL(zoho.US)+"/oauth/serverinfo", nil)
 		r := f.do(req)
 		Expect(r.Status).To(Equal(http.StatusMethodNotAllowed))
 		Expect(r.JSON()).To(HaveKeyWithValue("error", zoho.ErrInvalidRequest))
+		Expect(f.do(newRequest(http.MethodHead, f.AccountsURL(zoho.US)+"/oauth/serverinfo", nil)).Status).To(Equal(http.StatusOK))
 
 		hc := f.HTTPClient()
 		resp, err := hc.Get("https://accounts.zoho.eu/oauth/serverinfo")

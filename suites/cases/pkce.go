@@ -47,10 +47,14 @@ func checkPKCE(r *run) error {
 		return err
 	}
 	variant := r.c.Stimulus.Variant
-	// required: the console's default for a mobile client registered now
-	var setting string
-	if variant == "legacy" {
+	// required, named; for variant required the console's default, so
+	// that the default itself is checked
+	setting := fakeserver.PKCERequired
+	switch variant {
+	case "legacy":
 		setting = fakeserver.PKCEOptional
+	case "required":
+		setting = ""
 	}
 	reg, err := con.RegisterClient(fakeserver.ClientSpec{
 		Type: fakeserver.Mobile, Name: "zconform mobile app", Homepage: "https://www.example.com",
