@@ -111,7 +111,7 @@ profiles: ## the conformance suite against the fake under the second profile (ac
 ginkgo: ## (not in make test) the Ginkgo suites with the ginkgo CLI, in parallel and in random order
 	ZCONFORM_OUT=$$(mktemp -d) $(GINKGO) -r -p --randomize-all --fail-on-pending --fail-on-empty --keep-going $(if $(CI),--no-color)
 
-mutation: ## mutation testing of the fake's rule code with the conformance suite as the only oracle (about 10 minutes on 2 cores; not in CI)
+mutation: ## mutation testing of the fake's rule code with the conformance suite as the only oracle (about 16 minutes on 2 cores; not in CI)
 	scripts/mutation/run
 
 fake: ## serve the fake on $(ADDR) (override: make fake ADDR=127.0.0.1:9000 SEED=seed.yaml)

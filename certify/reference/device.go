@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -122,9 +123,21 @@ func accountsOf(base, location string) (string, bool) {
 	if !ok {
 		return "", false
 	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", false
+	}
+	// the whole host or the whole last path segment: accounts.zoho.com is
+	// not accounts.zoho.com.au
+	dir, last := path.Split(strings.TrimSuffix(u.Path, "/"))
 	for _, d := range zoho.DataCentres() {
-		if strings.Contains(base, "/"+d.AccountsHost) {
-			return strings.Replace(base, "/"+d.AccountsHost, "/"+to.AccountsHost, 1), true
+		switch {
+		case u.Host == d.AccountsHost:
+			u.Host = to.AccountsHost
+			return u.String(), true
+		case last == d.AccountsHost:
+			u.Path = dir + to.AccountsHost
+			return u.String(), true
 		}
 	}
 	return "", false

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """A careful Zoho OAuth 2.0 integration in plain Python (standard library
-only), speaking zconform's certifier protocol. It is the example to copy
-when you write an adapter for your own integration: it passes every
-certification scenario, and each rule it follows is written next to the code
-that follows it.
+only), speaking zconform's certifier protocol: a web app (the browser's
+redirect), a device (the device flow) or a backend job (client credentials).
+It is the example to copy when you write an adapter for your own
+integration: it passes every certification scenario, and each rule it
+follows is written next to the code that follows it.
 
     zconform certify -adapter cmd -cmd "python3 stdlib_adapter.py" -name "my app" -version 1
 
@@ -23,12 +24,18 @@ answer a line on stdout per message:
     {"op":"redirect","query":{…}}      the browser came back: exchange the code
     {"op":"call"}                      one API call as the user
     {"op":"calls","n":5}               n API calls at the same time
-    {"op":"time","now":"…","advanced_seconds":3660}   the certifier's clock moved
+    {"op":"device_start"}              sign in with the device flow (a TV app, a CLI)
+    {"op":"client_credentials","soid":"ZohoCRM.…"}   become a backend job for that org
+    {"op":"time","now":"…","advanced_seconds":3660}   the certifier's clock moved;
+                                       a device signing in polls if it is time
     {"op":"stop"}                      -> {"ok":true}, then exit 0
 
 An answer is {"ok":true}, {"ok":false,"error":"…","needs_authorization":…} or
-{"ok":false,"unsupported":"why"}. stdout carries nothing else; notes go to
-stderr. The client secret and the tokens are never printed.
+{"ok":false,"unsupported":"why"}. While a device sign-in waits for the user,
+"time" answers {"ok":false} (neither signed in nor given up); once it holds
+tokens {"ok":true}; once it gave up {"ok":false,…,"needs_authorization":true}.
+stdout carries nothing else; notes go to stderr. The client secret and the
+tokens are never printed.
 """
 
 import json
@@ -63,15 +70,19 @@ CLIENT_SECRET = need("ZCONFORM_CLIENT_SECRET")
 REDIRECT_URI = need("ZCONFORM_REDIRECT_URI")
 SCOPE = os.environ.get("ZCONFORM_SCOPE") or "ZohoCRM.users.ALL"
 
-# Zoho's Accounts servers, one per data centre (the only hosts that get the client secret).
-ZOHO_ACCOUNTS_HOSTS = {
-    "accounts.zoho.com", "accounts.zoho.eu", "accounts.zoho.in", "accounts.zoho.com.au",
-    "accounts.zoho.jp", "accounts.zohocloud.ca", "accounts.zoho.sa", "accounts.zoho.uk",
-    "accounts.zoho.com.cn",
+# Zoho's Accounts servers, one per data centre, by the location code Zoho
+# sends (location, user_location). They are the only hosts that get the client secret.
+ZOHO_ACCOUNTS = {
+    "us": "accounts.zoho.com", "eu": "accounts.zoho.eu", "in": "accounts.zoho.in",
+    "au": "accounts.zoho.com.au", "jp": "accounts.zoho.jp", "ca": "accounts.zohocloud.ca",
+    "sa": "accounts.zoho.sa", "uk": "accounts.zoho.uk", "cn": "accounts.zoho.com.cn",
 }
+ZOHO_ACCOUNTS_HOSTS = set(ZOHO_ACCOUNTS.values())
 EARLY = 30  # seconds: refresh this long before the access token expires
 BACKOFF = 60  # seconds without token requests after a throttle or a 5xx
 TIMEOUT = 10  # seconds for one HTTP request: a server that never answers must not block the app
+POLL_WINDOW = 30  # seconds: Zoho answers slow_down to two device polls within 30 s (ZA-DEV-SLOWDOWN)
+POLL_MARGIN = 2  # seconds more: Zoho times the polls as they arrive, and the network can bunch them up
 
 
 # ---- never print a secret ----------------------------------------------------
@@ -130,20 +141,78 @@ def http(method, url, form=None, headers=None):
             return e.code, e.headers, e.read()
 
 
+def json_object(body):
+    """The JSON object an answer carries, or {} for anything else."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return {}  # an HTML error page, or an answer cut short
+    return answer if isinstance(answer, dict) else {}
+
+
 def token_request(accounts, **params):
     """POST {accounts}/oauth/v2/token. Zoho answers errors with HTTP 200 and
     {"error":"…"}: only an answer with an access_token is a token."""
     form = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, **params}
     status, headers, body = http("POST", accounts + "/oauth/v2/token", form)
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        answer = {}  # an HTML error page, or an answer cut short
-    if not isinstance(answer, dict):
-        answer = {}
+    answer = json_object(body)
     if status == 200 and answer.get("access_token") and not answer.get("error"):
         return answer
     raise TokenError(status, answer.get("error"), headers.get("Retry-After"))
+
+
+def accounts_server_of(location):
+    """The Accounts server of the data centre Zoho names by location ("eu"),
+    in the form of the configured one: https://accounts.zoho.eu, or on the
+    fake, which serves every data centre under one origin,
+    http://127.0.0.1:PORT/accounts.zoho.eu. None for a location it does not
+    know. (A real app may also ask GET https://accounts.zoho.com/oauth/serverinfo,
+    which lists them: ZA-SERVERINFO.)"""
+    host = ZOHO_ACCOUNTS.get(location)
+    if not host:
+        return None
+    u = urllib.parse.urlsplit(ACCOUNTS_URL)
+    if u.hostname in ZOHO_ACCOUNTS_HOSTS:
+        return "https://" + host
+    head, _, last = u.path.rpartition("/")
+    if last in ZOHO_ACCOUNTS_HOSTS:
+        return urllib.parse.urlunsplit((u.scheme, u.netloc, head + "/" + host, "", ""))
+    return None
+
+
+# ---- the device flow (a TV app, a CLI: no browser to redirect) ------------------------
+
+def device_code_request():
+    """POST {AS}/oauth/v3/device/code (ZA-DEV-INIT), at the Accounts server
+    the app is registered at, with the parameters in the query string as
+    Zoho's page shows them (no secret among them). access_type=offline: a
+    refresh token, so that the device stays signed in; prompt=consent: as for
+    the browser flow, a user who consented before gets a refresh token again
+    only when asked."""
+    query = {"grant_type": "device_request", "client_id": CLIENT_ID, "scope": SCOPE,
+             "access_type": "offline", "prompt": "consent"}
+    status, _, body = http("POST", ACCOUNTS_URL + "/oauth/v3/device/code?" + urllib.parse.urlencode(query))
+    return status, json_object(body)
+
+
+def device_poll(accounts, code):
+    """POST {accounts}/oauth/v3/device/token (ZA-DEV-POLL): the device code
+    goes as `code`, not RFC 8628's device_code. The client secret goes in the
+    form body, not in the URL, where logs and proxies would keep it."""
+    form = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "grant_type": "device_token", "code": code}
+    status, _, body = http("POST", accounts + "/oauth/v3/device/token", form)
+    return status, json_object(body)
+
+
+class DeviceSignIn:
+    """A device sign-in in progress: its device code, the Accounts server it
+    is polled at (the app's, after other_dc the user's), and when to poll next."""
+
+    def __init__(self, code, pace):
+        self.code = code
+        self.accounts = ACCOUNTS_URL
+        self.pace = pace  # seconds between two polls
+        self.next_poll = now() + pace
 
 
 # ---- the integration ----------------------------------------------------------------
@@ -158,6 +227,9 @@ class Zoho:
         self.expires_at = 0.0  # by now()
         self.no_token_request_before = 0.0  # backing off until then
         self.states = set()  # the states of the authorizations this app started
+        self.device = None  # a device sign-in in progress (DeviceSignIn)
+        self.device_ended = None  # why the last device sign-in ended without tokens
+        self.soid = None  # a backend job's org, on client credentials
 
     def authorize_url(self):
         """Where to send the user's browser. prompt=consent: Zoho issues a
@@ -233,6 +305,8 @@ class Zoho:
 
     def refresh(self):
         """Get a new access token; call with the lock held."""
+        if self.soid:
+            return self.job_token()  # a backend job has no refresh token: it asks again
         if not self.refresh_token:
             raise Failed("not authorized", needs_authorization=True)
         if now() < self.no_token_request_before:
@@ -247,16 +321,126 @@ class Zoho:
                 # Revoked, or evicted by the user's 21st refresh token: final.
                 self.access_token = self.refresh_token = None
                 raise Failed("the refresh token is no longer valid: authorize again", needs_authorization=True)
-            if e.error or e.status == 429 or e.status >= 500:
-                # Throttled ("Access Denied"), or the server is in trouble: wait.
-                wait = BACKOFF
-                if e.retry_after and e.retry_after.isdigit():
-                    wait = max(wait, int(e.retry_after))
-                self.no_token_request_before = now() + wait
-                note(f"no token request for {wait} s")
+            self.back_off(e)
             raise Failed("refresh failed: " + str(e))
         self.keep(answer)
         note("refreshed the access token")
+
+    def back_off(self, e):
+        """After a failed token request: throttled ("Access Denied"), or the
+        server is in trouble, wait before the next one."""
+        if e.error or e.status == 429 or e.status >= 500:
+            wait = BACKOFF
+            if e.retry_after and e.retry_after.isdigit():
+                wait = max(wait, int(e.retry_after))
+            self.no_token_request_before = now() + wait
+            note(f"no token request for {wait} s")
+
+    # ---- a backend job on client credentials (a Self Client: no user) ----
+
+    def client_credentials(self, soid):
+        """From now on this app is a backend job (a nightly sync) for the org
+        soid, <Service>.<org id>: its calls use client-credentials tokens. It
+        asks for the first one at once."""
+        if not soid:
+            raise Failed("client_credentials: no soid: a backend job names its org (ZohoCRM.<org id>)")
+        with self.lock:
+            self.soid = soid
+            self.access_token = self.refresh_token = None
+            self.refresh()
+
+    def job_token(self):
+        """A client-credentials token (ZA-CC-TOKEN), asked at the Accounts
+        server the app is set up for (the Self Client's home DC), with the
+        scope and the org's soid: without soid Zoho answers missing_org_info
+        (ZA-CC-SOID). The token lives an hour (expires_in) and is kept as long
+        (token() asks again only when it is about to expire). The answer never
+        carries a refresh token, and none is looked for. Call with the lock held."""
+        if now() < self.no_token_request_before:
+            raise Failed("backing off: the token endpoint asked us to slow down")
+        try:
+            answer = token_request(ACCOUNTS_URL, grant_type="client_credentials", scope=SCOPE, soid=self.soid)
+        except (OSError, HTTPException) as e:
+            raise Failed(f"client credentials failed: {e!r}")
+        except TokenError as e:
+            self.back_off(e)
+            raise Failed("client credentials failed: " + str(e))
+        self.keep(answer)
+        note(f"a client-credentials token for {self.soid}")
+
+    # ---- the device flow ----
+
+    def device_start(self):
+        """Ask for a device code and show the user where to enter the user
+        code; the device then polls as time passes (device_time_passed)."""
+        try:
+            status, answer = device_code_request()
+        except (OSError, HTTPException) as e:
+            raise Failed(f"device sign-in failed: {e!r}")
+        if answer.get("error") or not answer.get("device_code"):
+            raise Failed(f"device sign-in failed: no device code: {answer.get('error') or f'HTTP {status}'}")
+        # interval (like expires_in) is in milliseconds: 5000 is 5 s. Whatever
+        # it says, Zoho answers slow_down to two polls within 30 s (ZA-DEV-SLOWDOWN).
+        interval = float(answer.get("interval") or 0) / 1000
+        with self.lock:
+            self.device = DeviceSignIn(answer["device_code"], max(interval, POLL_WINDOW) + POLL_MARGIN)
+            self.device_ended = None
+        url = answer.get("verification_url") or answer.get("verification_uri")  # Zoho says _url
+        note(f"device: to sign in, go to {url} and enter {answer.get('user_code')}")
+
+    def device_time_passed(self):
+        """Poll, if a sign-in is waiting and its pace allows, and say where it
+        stands: {"ok":true} once signed in, needs_authorization once it gave
+        up, {"ok":false} (and nothing else) while it waits for the user."""
+        with self.lock:
+            d = self.device
+            if d is None:
+                if self.device_ended:
+                    return {"ok": False, "error": self.device_ended, "needs_authorization": True}
+                return {"ok": True}
+            if now() < d.next_poll:
+                return {"ok": False}
+            d.next_poll = now() + d.pace
+            followed = False
+            while True:
+                try:
+                    status, answer = device_poll(d.accounts, d.code)
+                except (OSError, HTTPException) as e:
+                    return {"ok": False, "error": f"device sign-in: poll failed: {e!r}"}  # again at the next turn
+                error = answer.get("error")
+                if not error and answer.get("access_token"):
+                    # ZA-DEV-TOKENS: the tokens of the user's DC, whose Accounts
+                    # server then refreshes them, and whose api_domain serves the API.
+                    self.accounts = d.accounts
+                    self.refresh_token = answer.get("refresh_token")
+                    self.keep(answer)
+                    self.device = None
+                    note(f"device: signed in: tokens from {d.accounts}, API at {self.api_domain}")
+                    return {"ok": True}
+                if not error:
+                    # an error page (a 5xx) or an answer cut short: poll again at the next turn
+                    return {"ok": False, "error": f"device sign-in: HTTP {status} without a token or an error"}
+                if error == "authorization_pending":  # ZA-DEV-PENDING: the user has not acted yet
+                    return {"ok": False}
+                if error == "slow_down":  # ZA-DEV-SLOWDOWN: polled within 30 s: wait longer
+                    d.next_poll = now() + d.pace + POLL_WINDOW
+                    return {"ok": False}
+                if error == "other_dc" and not followed:
+                    # ZA-DEV-OTHERDC: the user lives in another DC (user_location):
+                    # poll the same code there, at once (each DC times its own polls).
+                    to = accounts_server_of(answer.get("user_location"))
+                    if to:
+                        note(f"device: the user is in {answer.get('user_location')}: polling {to}")
+                        d.accounts, followed = to, True
+                        continue
+                    error = f"other_dc names a location it does not know ({answer.get('user_location')!r})"
+                # access_denied (ZA-DEV-DENIED), expired (ZA-DEV-EXPIRED), or an
+                # error it does not know: this code is done. Never poll it again;
+                # only a new sign-in (device_start) can help.
+                self.device = None
+                self.device_ended = f"device sign-in: {error}: sign in again"
+                note(self.device_ended)
+                return {"ok": False, "error": self.device_ended, "needs_authorization": True}
 
     def call(self):
         """GET the current user at the user's api_domain, with Zoho-oauthtoken."""
@@ -313,12 +497,17 @@ def handle(zoho, msg):
         if not isinstance(n, int) or not 1 <= n <= 100:
             return {"ok": False, "error": f"calls: n must be 1 to 100, not {n!r}"}
         return calls(zoho, n)
+    if op == "device_start":
+        return report(zoho.device_start)
+    if op == "client_credentials":
+        return report(lambda: zoho.client_credentials(msg.get("soid")))
     if op == "time":
         advance(float(msg.get("advanced_seconds") or 0))
-        return {"ok": True}
+        return report(zoho.device_time_passed)  # a device signing in polls, if it is time
     if op == "stop":
         return {"ok": True}
-    return {"ok": False, "unsupported": f"unknown op {op!r}: this adapter knows authorize, redirect, call, calls, time, stop"}
+    return {"ok": False, "unsupported": f"unknown op {op!r}: this adapter knows authorize, redirect, call, calls, "
+                                        "device_start, client_credentials, time, stop"}
 
 
 def answer(obj):
