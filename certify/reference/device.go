@@ -61,9 +61,11 @@ type deviceAnswer struct {
 	Error      string  `json:"error"`
 }
 
-// startDevice asks accounts for a device code for env's client.
+// startDevice asks accounts for a device code for env's client: offline,
+// and with prompt=consent, as for the browser, so that a user who signs
+// the device in again gets a refresh token again (ZA-RT).
 func startDevice(ctx context.Context, env certify.Env, accounts string) (deviceAnswer, error) {
-	q := url.Values{"grant_type": {"device_request"}, "client_id": {env.ClientID}, "scope": {env.Scope}, "access_type": {"offline"}}
+	q := url.Values{"grant_type": {"device_request"}, "client_id": {env.ClientID}, "scope": {env.Scope}, "access_type": {"offline"}, "prompt": {"consent"}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, accounts+zoho.DeviceCodePath+"?"+q.Encode(), nil)
 	if err != nil {
 		return deviceAnswer{}, err
