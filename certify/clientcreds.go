@@ -58,6 +58,19 @@ func (h *harness) selfClientAndOrg() (fakeserver.Client, fakeserver.Org, error) 
 	return self, org, nil
 }
 
+// startJob switches integ to a backend job for org, the step named so in
+// the evidence: a *notApplicable when it runs no such job.
+func (h *harness) startJob(integ Integration, org fakeserver.Org, step string) error {
+	job, ok := integ.(ClientCredentialsJob)
+	if !ok {
+		return &notApplicable{"the integration does not run as a backend job on client credentials (a Go integration implements certify.ClientCredentialsJob; a process answers {\"op\":\"client_credentials\"})"}
+	}
+	if r := h.report(step, job.ClientCredentials(h.ctx, org.SOID)); r.Unsupported != "" {
+		return &notApplicable{"the integration does not run as a backend job on client credentials: " + r.Unsupported}
+	}
+	return nil
+}
+
 // ccControl is the backend-job scenario's positive control: a fresh
 // instance of the integration, given a Self Client's credentials, runs as
 // a job for an org and makes one API call, with a client-credentials token
@@ -76,13 +89,8 @@ func (h *harness) ccControl() error {
 		return neverWorked("it did not start: %v", err)
 	}
 	defer cleanup()
-	job, ok := integ.(ClientCredentialsJob)
-	if !ok {
-		return &notApplicable{"the integration does not run as a backend job on client credentials (a Go integration implements certify.ClientCredentialsJob; a process answers {\"op\":\"client_credentials\"})"}
-	}
-	r := h.report("control: client credentials", job.ClientCredentials(h.ctx, org.SOID))
-	if r.Unsupported != "" {
-		return &notApplicable{"the integration does not run as a backend job on client credentials: " + r.Unsupported}
+	if err := h.startJob(integ, org, "control: client credentials"); err != nil {
+		return err
 	}
 	c := h.report("control: call the API", integ.Call(h.ctx))
 	reqs := h.wire()
@@ -125,13 +133,8 @@ func ccBackendJob(h *harness) error {
 	defer cleanup()
 	h.integ = integ
 	h.note("setup: a fresh instance is given a Self Client's credentials; the job is for the org %s (soid %s)", org.ID, org.SOID)
-	job, ok := integ.(ClientCredentialsJob)
-	if !ok {
-		return &notApplicable{"the integration does not run as a backend job on client credentials (a Go integration implements certify.ClientCredentialsJob; a process answers {\"op\":\"client_credentials\"})"}
-	}
-	r := h.report("client credentials: start", job.ClientCredentials(h.ctx, org.SOID))
-	if r.Unsupported != "" {
-		return &notApplicable{"the integration does not run as a backend job on client credentials: " + r.Unsupported}
+	if err := h.startJob(integ, org, "client credentials: start"); err != nil {
+		return err
 	}
 	var asked []fakeserver.Request
 	check := func(reqs []fakeserver.Request, when string) error {

@@ -141,19 +141,6 @@ func (s *Server) authorizeOrClientCredentials(x *exchange) {
 	s.authorize(x) // parses again: a parsed request keeps its values
 }
 
-// mergeBasic takes client_id and client_secret from HTTP Basic when the
-// parameters lack them (as the token endpoint does).
-func mergeBasic(x *exchange) {
-	if id, secret, ok := x.r.BasicAuth(); ok {
-		if !x.has("client_id") {
-			x.params.Set("client_id", id)
-		}
-		if !x.has("client_secret") {
-			x.params.Set("client_secret", secret)
-		}
-	}
-}
-
 // isBroken is brokenLocked for callers that do not hold the lock.
 func (s *Server) isBroken(id zoho.SeedID) bool {
 	s.mu.Lock()

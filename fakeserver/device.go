@@ -124,6 +124,21 @@ func (s *Server) deviceErrorLocked(x *exchange, code string) {
 	x.reply(http.StatusOK, map[string]string{"error": code})
 }
 
+// deviceGrantTypeLocked checks that a device request's grant_type is
+// want, else answers the error itself: none is invalid_request, another
+// unsupported_grant_type [assumed].
+func (s *Server) deviceGrantTypeLocked(x *exchange, want string) bool {
+	switch x.param("grant_type") {
+	case want:
+		return true
+	case "":
+		s.deviceErrorLocked(x, zoho.ErrInvalidRequest)
+	default:
+		s.deviceErrorLocked(x, zoho.ErrUnsupportedGrantType)
+	}
+	return false
+}
+
 // deviceCode serves POST {AS}/oauth/v3/device/code: the initiation request
 // (ZA-DEV-INIT). Parameters come in the query string, as Zoho's page shows
 // them, or in a form body.
@@ -141,13 +156,7 @@ func (s *Server) deviceCode(x *exchange) {
 	if s.overDeviceCapLocked(x) {
 		return
 	}
-	switch x.param("grant_type") {
-	case zoho.GrantDeviceRequest:
-	case "":
-		s.deviceErrorLocked(x, zoho.ErrInvalidRequest) // [assumed]
-		return
-	default:
-		s.deviceErrorLocked(x, zoho.ErrUnsupportedGrantType) // [assumed]
+	if !s.deviceGrantTypeLocked(x, zoho.GrantDeviceRequest) {
 		return
 	}
 	c := s.clients[x.param("client_id")]
@@ -205,29 +214,14 @@ func (s *Server) deviceToken(x *exchange) {
 	if !x.parseParams() {
 		return
 	}
-	// Credentials may come as HTTP Basic, as at the token endpoint [assumed];
-	// parameters win when both are sent.
-	if id, secret, ok := x.r.BasicAuth(); ok {
-		if !x.has("client_id") {
-			x.params.Set("client_id", id)
-		}
-		if !x.has("client_secret") {
-			x.params.Set("client_secret", secret)
-		}
-	}
+	mergeBasic(x) // credentials as HTTP Basic, as at the token endpoint [assumed]
 	now := s.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.overDeviceCapLocked(x) {
 		return
 	}
-	switch x.param("grant_type") {
-	case zoho.GrantDeviceToken:
-	case "":
-		s.deviceErrorLocked(x, zoho.ErrInvalidRequest) // [assumed]
-		return
-	default:
-		s.deviceErrorLocked(x, zoho.ErrUnsupportedGrantType) // [assumed]
+	if !s.deviceGrantTypeLocked(x, zoho.GrantDeviceToken) {
 		return
 	}
 	name := "code" // [doc] not RFC 8628's device_code

@@ -31,15 +31,7 @@ func (s *Server) token(x *exchange) {
 	if !x.parseParams() {
 		return
 	}
-	// Credentials may come as HTTP Basic; parameters win when both are sent.
-	if id, secret, ok := x.r.BasicAuth(); ok {
-		if !x.has("client_id") {
-			x.params.Set("client_id", id)
-		}
-		if !x.has("client_secret") {
-			x.params.Set("client_secret", secret)
-		}
-	}
+	mergeBasic(x) // credentials may come as HTTP Basic; parameters win
 	now := s.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -54,6 +46,20 @@ func (s *Server) token(x *exchange) {
 		s.tokenErrorLocked(x, zoho.ErrInvalidRequest) // [assumed] grant_type is missing
 	default:
 		s.tokenErrorLocked(x, zoho.ErrUnsupportedGrantType) // [assumed]
+	}
+}
+
+// mergeBasic takes client_id and client_secret from HTTP Basic when the
+// parameters lack them: the token endpoint, client credentials at
+// /oauth/v2/auth and the device poll take either.
+func mergeBasic(x *exchange) {
+	if id, secret, ok := x.r.BasicAuth(); ok {
+		if !x.has("client_id") {
+			x.params.Set("client_id", id)
+		}
+		if !x.has("client_secret") {
+			x.params.Set("client_secret", secret)
+		}
 	}
 }
 
