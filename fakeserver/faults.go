@@ -314,6 +314,7 @@ func (s *Server) serveFaulty(w http.ResponseWriter, r *http.Request, f *Fault, x
 		return
 	case FaultHang:
 		x.status = 0
+		s.record(x) // logged while it hangs: the client may give up first
 		select {
 		case <-r.Context().Done():
 		case <-s.closed:
@@ -378,10 +379,14 @@ func (s *Server) serveFaulty(w http.ResponseWriter, r *http.Request, f *Fault, x
 		_, _ = w.Write(half)
 	case FaultReset:
 		x.status = 0
+		// logged before the reset: a client that sees it and asks the
+		// request log finds it there
+		s.record(x)
 		if !hijackReset(w) {
 			panic(http.ErrAbortHandler) // no connection to reset: abort it
 		}
 	case FaultCloseMidBody:
+		s.record(x) // before the client can see the connection end
 		if !hijackCloseMidBody(w, b, body) {
 			copyHeader(w.Header(), b.header)
 			w.Header().Set("Content-Length", strconv.Itoa(len(body)))

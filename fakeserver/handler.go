@@ -29,6 +29,9 @@ type exchange struct {
 	params url.Values
 	status int
 	errStr string
+	// recorded: the exchange is in the request log already (a fault logs
+	// it before it breaks the connection).
+	recorded bool
 }
 
 func (s *Server) routes() http.Handler {

@@ -545,3 +545,42 @@ func TestTenantsProxy(t *testing.T) {
 		t.Error("a refused request reached a run")
 	}
 }
+
+// A fault that breaks the connection (reset, close mid-body) is in the
+// request log before the client can see the break, over loopback HTTP and
+// through the proxy: a client that sees the error and asks the log at once
+// finds the request there (found as a flaky transcript comparison under
+// load: the entry came after the next requests').
+func TestABrokenConnectionIsLoggedBeforeTheClientSeesIt(t *testing.T) {
+	srv, p := ptStart(t, nil)
+	app, _ := ptWebClient(t, srv, zoho.US)
+	wires := map[string]struct {
+		hc  *http.Client
+		url string
+	}{
+		"over loopback HTTP": {srv.Client(), srv.AccountsURL(zoho.US) + "/oauth/v2/token"},
+		"through the proxy":  {p.HTTPClient(), "https://accounts.zoho.com/oauth/v2/token"},
+	}
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"1000.unknown"}, "client_id": {app.ID}, "client_secret": {app.Secret}}
+	for name, w := range wires {
+		for _, kind := range []fakeserver.FaultKind{fakeserver.FaultReset, fakeserver.FaultCloseMidBody} {
+			for i := range 100 {
+				if _, err := srv.InjectFault(fakeserver.Fault{Kind: kind, Endpoint: fakeserver.EndpointToken, Times: 1}); err != nil {
+					t.Fatal(err)
+				}
+				resp, err := w.hc.PostForm(w.url, form)
+				if err == nil {
+					_, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+				}
+				if err == nil {
+					t.Fatalf("%s, %s: the client saw no break", name, kind)
+				}
+				log := srv.Requests()
+				if last := log[len(log)-1]; last.Error != "fault:"+string(kind) && !strings.HasPrefix(last.Error, "fault:"+string(kind)+" ") {
+					t.Fatalf("%s, %s, try %d: the client saw the break before the log had it: the last entry is %s %s %q", name, kind, i+1, last.Method, last.Path, last.Error)
+				}
+			}
+		}
+	}
+}

@@ -145,8 +145,13 @@ func (s *Server) redact(v string) string {
 	return zoho.Redact(v)
 }
 
-// record logs the exchange, secrets redacted, each value cut to its bound.
+// record logs the exchange, secrets redacted, each value cut to its bound;
+// once: a later call does nothing.
 func (s *Server) record(x *exchange) {
+	if x.recorded {
+		return
+	}
+	x.recorded = true
 	keys := make([]string, 0, len(x.params))
 	for k := range x.params {
 		keys = append(keys, k)
