@@ -111,6 +111,7 @@ func (h *harness) ccControl() error {
 	case !c.OK:
 		return neverWorked("its API call succeeded on the wire, but it reported: %s", orNone(c.Error))
 	}
+	h.note("control: passed")
 	return nil
 }
 

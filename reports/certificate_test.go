@@ -34,6 +34,13 @@ var certEvidence = []string{
 	"integration: call the API -> ok=false error=\x1b[31mrefused\x1b[0m client_secret=" + testSecret + " <b>",
 }
 
+// certPassEvidence is a passed scenario's proof: the stimulus arrived
+// (the used code's answer) and the integration said it failed.
+var certPassEvidence = []string{
+	"wire: POST us accounts /oauth/v2/token grant_type=authorization_code code=" + testRefresh + " -> 200 invalid_code",
+	"integration: redirect -> ok=false error=invalid_code needs_authorization",
+}
+
 var certificate = reports.Certificate{Integration: "acme-zoho-sync", Version: "2.3.1", Adapter: "certify/adapters/nodesdk/adapter.js"}
 
 func certResults() reports.Results {
@@ -43,10 +50,10 @@ func certResults() reports.Results {
 		Cases: []reports.CaseResult{
 			{ID: "EXCHANGE-AT-ACCOUNTS-SERVER", Title: "exchanges a fresh grant once, within its lifetime, at the accounts-server the redirect named",
 				Area: "certification", Seeds: []string{"K4-TOKEN-CLIENT-b", "K4-NOTE-1", "K4-TOKEN-CODE-b"}, Basis: "seed",
-				Outcome: reports.Passed, Duration: reports.Duration(120 * time.Millisecond), Target: cert.Integration, Profile: "kaizen4"},
+				Outcome: reports.Passed, Evidence: certPassEvidence, Duration: reports.Duration(120 * time.Millisecond), Target: cert.Integration, Profile: "kaizen4"},
 			{ID: "ACCESS-TOKEN-REUSED", Title: "reuses its access token until it expires, then refreshes once",
 				Area: "certification", Seeds: []string{"K4-NOTE-5", "K4-NOTE-7"}, Basis: "seed",
-				Outcome: reports.Failed, Reason: certFailReason, Message: certFailReason + "\n" + strings.Join(certEvidence, "\n"),
+				Outcome: reports.Failed, Reason: certFailReason, Message: certFailReason + "\n" + strings.Join(certEvidence, "\n"), Evidence: certEvidence,
 				Duration: reports.Duration(250 * time.Millisecond), Target: cert.Integration, Profile: "kaizen4"},
 			{ID: "BACKS-OFF", Title: "on the throttle answer and on 5xx, backs off instead of hammering",
 				Area: "certification", Basis: "assumed", Outcome: reports.Skipped, Reason: certNAReason,
@@ -111,6 +118,9 @@ func TestWriteResultsFiles(t *testing.T) {
 	if r.Cases[1].Message != certMessage() || r.Cases[2].Reason != certNAReason {
 		t.Errorf("results.json failure %q, n/a reason %q", r.Cases[1].Message, r.Cases[2].Reason)
 	}
+	if got, want := strings.Join(r.Cases[0].Evidence, "\n"), zoho.Redact(strings.Join(certPassEvidence, "\n")); got != want {
+		t.Errorf("results.json: a passed scenario's evidence %q, want %q", got, want)
+	}
 	if r.Verdict() != certVerdict || r.Pass() {
 		t.Errorf("read back: verdict %q pass %v", r.Verdict(), r.Pass())
 	}
@@ -169,6 +179,7 @@ func TestCertificateMarkdown(t *testing.T) {
 		"| Integration | acme-zoho-sync |", "| Version | 2.3.1 |", "| Adapter | certify/adapters/nodesdk/adapter.js |",
 		"| Expected profile | kaizen4 |", "| Date | 2026-11-28 17:00:00 UTC |",
 		"| Scenarios | 3 scenarios: 1 pass, 1 fail, 1 not applicable |",
+		"| Evidence | each scenario's requests, answers and the integration's reports, whatever its verdict: evidence in results.json, each testcase's system-out in junit.xml |",
 		"| Resting on an assumption | 1 of 3 scenarios (basis ⚠️ assumed) |",
 		"| Seed ID | Rule | Scenario | Outcome | Basis |",
 		"| **K4-NOTE-1** | a redirect-flow grant token is valid for one minute | EXCHANGE-AT-ACCOUNTS-SERVER: exchanges a fresh grant once, within its lifetime, at the accounts-server the redirect named | ✅ pass | seed |",
@@ -256,6 +267,7 @@ func TestCertificateHTML(t *testing.T) {
 		"Integration": "acme-zoho-sync", "Version": "2.3.1", "Adapter": "certify/adapters/nodesdk/adapter.js",
 		"Expected profile": "kaizen4", "Date": "2026-11-28 17:00:00 UTC",
 		"Scenarios":                "3 scenarios: 1 pass, 1 fail, 1 not applicable",
+		"Evidence":                 reports.EvidenceWhere,
 		"Resting on an assumption": "1 of 3 scenarios (basis ⚠️ assumed)",
 		"Seed IDs":                 "5 of 55 exercised by a scenario; 3 all passed, 2 with a failure",
 		"Duration":                 "1s",
@@ -338,6 +350,15 @@ func TestCertificateJUnit(t *testing.T) {
 	}
 	if !strings.Contains(failed.SystemOut, "failure: "+certFailReason+"\n") {
 		t.Errorf("failed testcase system-out:\n%s", failed.SystemOut)
+	}
+	// a passed scenario's evidence is its system-out; a failed one's is in
+	// its failure message, not twice
+	passed := s.Cases[0]
+	if want := "evidence:\n  " + zoho.Redact(strings.Join(certPassEvidence, "\n  ")) + "\n"; !strings.Contains(passed.SystemOut, want) {
+		t.Errorf("passed testcase system-out lacks its evidence %q:\n%s", want, passed.SystemOut)
+	}
+	if strings.Contains(failed.SystemOut, "evidence:") {
+		t.Errorf("failed testcase system-out repeats the failure's evidence:\n%s", failed.SystemOut)
 	}
 	if na.Status != "skipped" || na.Skipped == nil || *na.Skipped != certNAReason {
 		t.Errorf("not applicable testcase: %+v", na)

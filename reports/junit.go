@@ -319,6 +319,9 @@ func caseText(c CaseResult) string {
 	if c.MetaSource != "" {
 		line("metadata from", c.MetaSource)
 	}
+	if len(c.Evidence) > 0 && c.Outcome != Failed { // a failure's is in its message
+		fmt.Fprintf(&b, "evidence:\n  %s\n", strings.Join(c.Evidence, "\n  "))
+	}
 	if c.Outcome == Deviated && c.Message != "" {
 		// What was sent and what came back: the deviation itself.
 		fmt.Fprintf(&b, "\n%s\n", c.Message)

@@ -107,6 +107,10 @@ type CaseResult struct {
 	Message string `json:"message,omitempty"`
 	// Observed is the last answer the case saw from the target, if any.
 	Observed *Observed `json:"observed,omitempty"`
+	// Evidence is what a certification scenario's verdict rests on,
+	// whatever the verdict: the requests the fake saw and what the
+	// integration reported, secrets redacted (certificates only).
+	Evidence []string `json:"evidence,omitempty"`
 	Duration Duration  `json:"duration"`
 	// MetaSource is "labels" when the spec never added its CaseMeta (it
 	// failed or was skipped before its body ran) and the case was rebuilt

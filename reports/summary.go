@@ -374,6 +374,7 @@ func summaryMarkdown(r Results) []byte {
 	}
 	if s.Certificate != nil {
 		p("| Scenarios | %s |\n", md(s.CountsText()))
+		p("| Evidence | %s |\n", md(EvidenceWhere))
 	} else {
 		p("| Cases | %s |\n", md(s.CountsText()))
 	}
@@ -546,6 +547,10 @@ func caseLine(c CaseResult) string {
 	}
 	return strings.Join(parts, " · ")
 }
+
+// EvidenceWhere says where a certificate keeps each scenario's evidence.
+const EvidenceWhere = "each scenario's requests, answers and the integration's reports, whatever its verdict: " +
+	"evidence in results.json, each testcase's system-out in junit.xml"
 
 // JudgedByLabel heads the row of the build: "Judged by" on a
 // certificate, "zconform build" otherwise.

@@ -7,10 +7,11 @@ import (
 )
 
 var summaryHTMLTemplate = template.Must(template.New("summary.html").Funcs(template.FuncMap{
-	"basisMark": basisMark,
-	"caseLine":  caseLine,
-	"orDash":    orDash,
-	"rowspan":   func(s summarySeed) int { return max(1, len(s.Cases)) },
+	"basisMark":     basisMark,
+	"caseLine":      caseLine,
+	"orDash":        orDash,
+	"evidenceWhere": func() string { return EvidenceWhere },
+	"rowspan":       func(s summarySeed) int { return max(1, len(s.Cases)) },
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -90,6 +91,9 @@ a { color: inherit; }
 <tr><th scope="row">Deviations file</th><td>{{.DeviationsText}}</td></tr>
 {{- end}}
 <tr><th scope="row">{{if .Certificate}}Scenarios{{else}}Cases{{end}}</th><td>{{.CountsText}}</td></tr>
+{{- if .Certificate}}
+<tr><th scope="row">Evidence</th><td>{{evidenceWhere}}</td></tr>
+{{- end}}
 <tr><th scope="row">Resting on an assumption</th><td>{{.Results.Totals.Assumed}} of {{.Results.Totals.Cases}} {{if eq .Results.Totals.Cases 1}}{{.Words.Case}}{{else}}{{.Words.Cases}}{{end}} (basis <span class="assumed">⚠️ assumed</span>)</td></tr>
 <tr><th scope="row">Seed IDs</th><td>{{.SeedsText}}</td></tr>
 {{- if .RunFailures}}

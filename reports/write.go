@@ -186,7 +186,7 @@ func cleanObserved(o *Observed) *Observed {
 
 func cleanCase(c CaseResult) CaseResult {
 	c.ID, c.Title, c.Area, c.Basis = clean(c.ID), clean(c.Title), clean(c.Area), clean(c.Basis)
-	c.Seeds, c.Needs = cleanAll(c.Seeds), cleanAll(c.Needs)
+	c.Seeds, c.Needs, c.Evidence = cleanAll(c.Seeds), cleanAll(c.Needs), cleanAll(c.Evidence)
 	if c.Seeds == nil {
 		c.Seeds = []string{}
 	}

@@ -283,6 +283,7 @@ func certificateResults(vs []certify.Verdict, run reports.RunMeta) reports.Resul
 		c := reports.CaseResult{
 			ID: v.Scenario.ID, Title: v.Scenario.Title, Area: "certification", Seeds: seeds, Basis: v.Scenario.Basis,
 			Target: run.Target, Profile: run.Profile, Reason: v.Reason, Duration: reports.Duration(v.Duration),
+			Evidence: v.Evidence, // a pass's proof as well as a failure's
 		}
 		switch v.Outcome {
 		case certify.Pass:

@@ -25,6 +25,13 @@ func TestCertifyReferences(t *testing.T) {
 	if r.Run.Certificate == nil || r.Run.Certificate.Integration != "zconform careful reference integration" || r.Totals.Failed != 0 || r.Totals.Passed != len(certify.Scenarios()) {
 		t.Fatalf("careful certificate: %+v %+v", r.Run, r.Totals)
 	}
+	// a pass shows its proof too: its positive control and the wire
+	for _, c := range r.Cases {
+		ev := strings.Join(c.Evidence, "\n")
+		if !strings.Contains(ev, "control: passed") || !strings.Contains(ev, "wire: ") {
+			t.Errorf("%s passed without its evidence in the certificate:\n%s", c.ID, ev)
+		}
+	}
 	for _, f := range []string{"junit.xml", "results.json", "summary.md", "summary.html"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Error(err)
