@@ -303,7 +303,9 @@ func (s *Server) deviceToken(x *exchange) {
 		rt = s.mintRefreshLocked(&grant{client: c, user: u, dc: u.DC, scopes: d.scopes}, now)
 		resp.RefreshToken = rt.value
 	}
-	resp.AccessToken = s.mintAccessLocked(rt, c, u, u.DC, now).value
+	a := s.mintAccessLocked(rt, c, u, u.DC, now)
+	a.scopes = d.scopes // what the user approved, with or without a refresh token (ZA-API-SCOPE)
+	resp.AccessToken = a.value
 	x.reply(http.StatusOK, s.tokenAnswerLocked(resp, d.scopes)) // the profile's token-answer shape (settings.go)
 }
 

@@ -64,6 +64,9 @@ type deviceStart struct {
 //	unknown     a poll with a device code nobody issued
 //	other-dc    a poll at the app's DC after a user of the other DC approved
 //	            (checked), then at the user's DC (must give that DC's tokens)
+//	api-users, api-org  the approved device's access token, of the scope
+//	            stimulus.params.scope, at GET /crm/v8/users or /crm/v8/org
+//	            (checked; each other API its scope covers must work)
 func checkDevice(r *run) error {
 	dc := r.c.Stimulus.DC
 	con, err := r.console()
@@ -136,6 +139,26 @@ func checkDevice(r *run) error {
 			return err
 		}
 		return r.checkOutcome("poll with a device code nobody issued", o)
+	case "api-users", "api-org":
+		sc := r.c.Stimulus.Params["scope"]
+		if sc == "" {
+			return fmt.Errorf("%s: a device %s case names the token's scope in stimulus.params.scope", r.c.Location(), v)
+		}
+		d, err := start()
+		if err != nil {
+			return err
+		}
+		if err := decide(d, false, ""); err != nil {
+			return err
+		}
+		o, err := poll(dc, d)
+		if err != nil {
+			return err
+		}
+		if err := r.require("poll the approved device code", o, "the case needs the device's tokens"); err != nil {
+			return err
+		}
+		return r.judgeAPIScope(tokensOf(o.a), sc, strings.TrimPrefix(v, "api-"))
 	case "pending", "denied", "expired", "tokens", "reused":
 		d, err := start()
 		if err != nil {
