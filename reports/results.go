@@ -111,7 +111,7 @@ type CaseResult struct {
 	// whatever the verdict: the requests the fake saw and what the
 	// integration reported, secrets redacted (certificates only).
 	Evidence []string `json:"evidence,omitempty"`
-	Duration Duration  `json:"duration"`
+	Duration Duration `json:"duration"`
 	// MetaSource is "labels" when the spec never added its CaseMeta (it
 	// failed or was skipped before its body ran) and the case was rebuilt
 	// from its Ginkgo labels and text; then DC is unknown. Empty otherwise.
