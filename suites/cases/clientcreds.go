@@ -94,7 +94,9 @@ func (r *run) ccWire(a answer, dc zoho.DC, atAuth bool, scopes []string) string 
 // named. Variants: web-client (a web-based client asks, with its right
 // credentials), hour (the token works until the contract's access-token
 // lifetime ends and is refused from then on; asking again within it gives
-// another one).
+// another one), api-users and api-org (the token, of the scope
+// stimulus.params.scope, at GET /crm/v8/users or /crm/v8/org: checked, each
+// other API its scope covers working first).
 func checkClientCredentials(r *run) error {
 	dc := r.c.Stimulus.DC
 	con, err := r.console()
@@ -141,12 +143,18 @@ func checkClientCredentials(r *run) error {
 			return outcome{}, err
 		}
 		o := r.tokenOutcome(a, dc)
-		o.wire = r.ccWire(a, dc, atAuth, ccScopes)
+		o.wire = r.ccWire(a, dc, atAuth, zoho.SplitScopes(form.Get("scope"))) // the scopes asked
 		return o, nil
 	}
 	o, err := ask()
 	if err != nil {
 		return err
+	}
+	if v := r.c.Stimulus.Variant; strings.HasPrefix(v, "api-") {
+		if err := r.require("client credentials at "+path, o, "the case needs a client-credentials token"); err != nil {
+			return err
+		}
+		return r.judgeAPIScope(tokensOf(o.a), form.Get("scope"), strings.TrimPrefix(v, "api-"))
 	}
 	if r.c.Stimulus.Variant != "hour" {
 		if err := r.checkOutcome("client credentials at "+path, o); err != nil || !o.ok {
