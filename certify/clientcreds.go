@@ -40,22 +40,25 @@ const (
 	ccStep  = 20 * time.Minute
 )
 
-// selfClientAndOrg registers the job's Self Client and org once (a user
-// has one Self Client), for the control and the scenario alike.
-func (h *harness) selfClientAndOrg() (fakeserver.Client, fakeserver.Org, error) {
-	if h.self != nil {
-		return *h.self, h.org, nil
+// jobEnv is the environment of an instance that runs the backend job: the
+// run's, with the job's Self Client's credentials; and the org the job is
+// for. The Self Client and org are registered once (a user has one Self
+// Client), for the control and the scenario alike.
+func (h *harness) jobEnv() (Env, fakeserver.Org, error) {
+	if h.self == nil {
+		self, err := h.srv.RegisterClient(fakeserver.ClientSpec{Type: fakeserver.SelfClient})
+		if err != nil {
+			return Env{}, fakeserver.Org{}, err
+		}
+		org, err := h.srv.AddOrg(fakeserver.OrgSpec{Name: "Org of the job under certification"})
+		if err != nil {
+			return Env{}, fakeserver.Org{}, err
+		}
+		h.self, h.org = &self, org
 	}
-	self, err := h.srv.RegisterClient(fakeserver.ClientSpec{Type: fakeserver.SelfClient})
-	if err != nil {
-		return fakeserver.Client{}, fakeserver.Org{}, err
-	}
-	org, err := h.srv.AddOrg(fakeserver.OrgSpec{Name: "Org of the job under certification"})
-	if err != nil {
-		return fakeserver.Client{}, fakeserver.Org{}, err
-	}
-	h.self, h.org = &self, org
-	return self, org, nil
+	env := h.env
+	env.ClientID, env.ClientSecret = h.self.ID, h.self.Secret
+	return env, h.org, nil
 }
 
 // startJob switches integ to a backend job for org, the step named so in
@@ -78,12 +81,10 @@ func (h *harness) startJob(integ Integration, org fakeserver.Org, step string) e
 // not applicable; one that cannot do this never worked.
 func (h *harness) ccControl() error {
 	h.note("control: a fresh instance of the integration runs as a backend job on client credentials and calls the API")
-	self, org, err := h.selfClientAndOrg()
+	env, org, err := h.jobEnv()
 	if err != nil {
 		return err
 	}
-	env := h.env
-	env.ClientID, env.ClientSecret = self.ID, self.Secret
 	integ, cleanup, err := h.newInstance(env)
 	if err != nil {
 		return neverWorked("it did not start: %v", err)
@@ -121,12 +122,10 @@ func (h *harness) ccControl() error {
 // token request sends the org's soid, at the client's home DC, and none is
 // a refresh (there is no refresh token to use).
 func ccBackendJob(h *harness) error {
-	self, org, err := h.selfClientAndOrg()
+	env, org, err := h.jobEnv()
 	if err != nil {
 		return err
 	}
-	env := h.env
-	env.ClientID, env.ClientSecret = self.ID, self.Secret
 	integ, cleanup, err := h.newInstance(env)
 	if err != nil {
 		return failf("the job's instance of the integration did not start: %v", err)

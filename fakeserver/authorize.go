@@ -59,11 +59,7 @@ func (s *Server) authParamsLocked(x *exchange) (c *client, ok bool) {
 
 // authorize serves GET (and the consent page's POST) {AS}/oauth/v2/auth.
 func (s *Server) authorize(x *exchange) {
-	if x.r.Method != http.MethodGet && x.r.Method != http.MethodPost {
-		x.jsonError(http.StatusMethodNotAllowed, zoho.ErrInvalidRequest, "use GET for /oauth/v2/auth")
-		return
-	}
-	if !x.parseParams() {
+	if !x.paramsOf("GET for /oauth/v2/auth", http.MethodGet, http.MethodPost) {
 		return
 	}
 	now := s.clock.Now()

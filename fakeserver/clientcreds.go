@@ -58,18 +58,6 @@ func (s *Server) orgBySOIDLocked(soid string, dc zoho.DC) *Org {
 	return o
 }
 
-// ccResponse is a client-credentials answer: no refresh token, scope
-// where the profile says (fields in the order of Zoho's samples).
-type ccResponse struct {
-	AccessToken string `json:"access_token"`
-	// RefreshToken is sent only with ZA-CC-TOKEN broken.
-	RefreshToken string `json:"refresh_token,omitempty"`
-	Scope        string `json:"scope,omitempty"`
-	APIDomain    string `json:"api_domain"`
-	TokenType    string `json:"token_type"`
-	ExpiresIn    int    `json:"expires_in"`
-}
-
 // clientCredentialsLocked serves grant_type=client_credentials at the
 // token endpoint or, atAuth, at the authorization endpoint (ZA-CC-*).
 // The parameters are parsed, HTTP Basic merged in.
@@ -107,7 +95,7 @@ func (s *Server) clientCredentialsLocked(x *exchange, now time.Time, atAuth bool
 	}
 	a := s.mintAccessLocked(nil, c, c.owner, x.t.dc, now)
 	a.cc = &ccGrant{org: o, scopes: scopes}
-	resp := ccResponse{
+	resp := tokenResponse{ // no refresh token; scope where the profile says; expires_in in seconds
 		AccessToken: a.value, APIDomain: x.t.apiURL(x.t.dc), TokenType: "Bearer",
 		ExpiresIn: int(s.limits.AccessTokenLifetime.Seconds()),
 	}

@@ -143,11 +143,7 @@ func (s *Server) deviceGrantTypeLocked(x *exchange, want string) bool {
 // (ZA-DEV-INIT). Parameters come in the query string, as Zoho's page shows
 // them, or in a form body.
 func (s *Server) deviceCode(x *exchange) {
-	if x.r.Method != http.MethodPost {
-		x.jsonError(http.StatusMethodNotAllowed, zoho.ErrInvalidRequest, "use POST for "+zoho.DeviceCodePath+" (the parameters in the query string or an urlencoded body)")
-		return
-	}
-	if !x.parseParams() {
+	if !x.paramsOf("POST for "+zoho.DeviceCodePath+" (the parameters in the query string or an urlencoded body)", http.MethodPost) {
 		return
 	}
 	now := s.clock.Now()
@@ -207,11 +203,7 @@ func (s *Server) deviceServesLocked(d *deviceAuth, dc zoho.DC) bool {
 // deviceToken serves POST {AS}/oauth/v3/device/token: the polling request
 // (ZA-DEV-POLL) and its feedback.
 func (s *Server) deviceToken(x *exchange) {
-	if x.r.Method != http.MethodPost {
-		x.jsonError(http.StatusMethodNotAllowed, zoho.ErrInvalidRequest, "use POST for "+zoho.DeviceTokenPath+" (the parameters in the query string or an urlencoded body)")
-		return
-	}
-	if !x.parseParams() {
+	if !x.paramsOf("POST for "+zoho.DeviceTokenPath+" (the parameters in the query string or an urlencoded body)", http.MethodPost) {
 		return
 	}
 	mergeBasic(x) // credentials as HTTP Basic, as at the token endpoint [assumed]

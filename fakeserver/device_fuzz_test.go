@@ -158,13 +158,7 @@ func FuzzDeviceEndpoints(f *testing.F) {
 		case 3:
 			q.ctype = "application/json"
 		}
-		if b := w.expand(basic); strings.HasPrefix(b, "raw:") {
-			q.auth = strings.TrimPrefix(b, "raw:")
-		} else if id, secret, ok := strings.Cut(b, ":"); ok {
-			r := &http.Request{Header: http.Header{}}
-			r.SetBasicAuth(id, secret)
-			q.auth = r.Header.Get("Authorization")
-		}
+		q.auth = w.authorization(basic)
 		before, devices := fzSnap(w.s), w.deviceCount()
 		pending := len(w.s.PendingDevices())
 		rec := fzServe(w.s, q)

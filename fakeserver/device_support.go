@@ -119,11 +119,7 @@ func (s *Server) PendingDevices() []DeviceAuthorization {
 // where a person enters the user code, picks the user they sign in as, and
 // approves or denies (GET shows it, POST decides).
 func (s *Server) deviceVerify(x *exchange) {
-	if x.r.Method != http.MethodGet && x.r.Method != http.MethodPost {
-		x.jsonError(http.StatusMethodNotAllowed, zoho.ErrInvalidRequest, "use GET (the page) or POST (its form) for "+zoho.DeviceVerifyPath)
-		return
-	}
-	if !x.parseParams() {
+	if !x.paramsOf("GET (the page) or POST (its form) for "+zoho.DeviceVerifyPath, http.MethodGet, http.MethodPost) {
 		return
 	}
 	page := devicePageData{UserCode: x.param("user_code")}

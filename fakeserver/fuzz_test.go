@@ -153,6 +153,23 @@ func (w *fzWorld) expand(s string) string {
 	).Replace(s)
 }
 
+// authorization is the Authorization header a fuzz input's basic names:
+// "raw:VALUE" as it is, "ID:SECRET" (placeholders expanded) as HTTP Basic,
+// anything else none.
+func (w *fzWorld) authorization(basic string) string {
+	b := w.expand(basic)
+	if v, ok := strings.CutPrefix(b, "raw:"); ok {
+		return v
+	}
+	id, secret, ok := strings.Cut(b, ":")
+	if !ok {
+		return ""
+	}
+	r := &http.Request{Header: http.Header{}}
+	r.SetBasicAuth(id, secret)
+	return r.Header.Get("Authorization")
+}
+
 // fzReq is a request built by hand: httptest.NewRequest panics on targets a
 // fuzzer makes, and a real server would have parsed the request line anyway.
 type fzReq struct {
@@ -542,13 +559,7 @@ func FuzzTokenEndpoint(f *testing.F) {
 		case 4:
 			q.ctype = "multipart/form-data"
 		}
-		if b := w.expand(basic); strings.HasPrefix(b, "raw:") {
-			q.auth = strings.TrimPrefix(b, "raw:")
-		} else if id, secret, ok := strings.Cut(b, ":"); ok {
-			r := &http.Request{Header: http.Header{}}
-			r.SetBasicAuth(id, secret)
-			q.auth = r.Header.Get("Authorization")
-		}
+		q.auth = w.authorization(basic)
 		before := fzSnap(w.s)
 		rec := fzServe(w.s, q)
 		after := fzSnap(w.s)

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -165,6 +166,18 @@ func (s *Server) tokenErrorLocked(x *exchange, code string) {
 func (x *exchange) jsonError(status int, code, description string) {
 	x.errStr = code
 	x.reply(status, map[string]string{"error": code, "error_description": description})
+}
+
+// paramsOf reads the parameters of a request whose method is one of
+// methods; another method gets HTTP 405 invalid_request saying "use " +
+// use. Like parseParams, it answers the request itself when it cannot go
+// on.
+func (x *exchange) paramsOf(use string, methods ...string) bool {
+	if !slices.Contains(methods, x.r.Method) {
+		x.jsonError(http.StatusMethodNotAllowed, zoho.ErrInvalidRequest, "use "+use)
+		return false
+	}
+	return x.parseParams()
 }
 
 // parseParams reads parameters from the query string and from urlencoded or

@@ -230,11 +230,7 @@ func (s *Server) jwks(x *exchange) {
 // endpoint's error pages [assumed], and its refusals come in the fragment
 // with the state, as the implicit flow's denial does [assumed].
 func (s *Server) authRefresh(x *exchange) {
-	if x.r.Method != http.MethodGet {
-		x.jsonError(http.StatusMethodNotAllowed, zoho.ErrInvalidRequest, "use GET for "+JSRefreshPath)
-		return
-	}
-	if !x.parseParams() {
+	if !x.paramsOf("GET for "+JSRefreshPath, http.MethodGet) {
 		return
 	}
 	now := s.clock.Now()

@@ -55,11 +55,7 @@ const (
 
 // revokeV2 serves POST {AS}/oauth/v2/revoke/token.
 func (s *Server) revokeV2(x *exchange) {
-	if x.r.Method != http.MethodPost {
-		x.jsonError(http.StatusMethodNotAllowed, zoho.ErrInvalidRequest, "use POST for /oauth/v2/revoke/token")
-		return
-	}
-	if !x.parseParams() {
+	if !x.paramsOf("POST for /oauth/v2/revoke/token", http.MethodPost) {
 		return
 	}
 	s.mu.Lock()
@@ -112,8 +108,7 @@ func (s *Server) revokeV2(x *exchange) {
 		}
 	case "access_token":
 		if a := s.access[value]; a != nil && mine(a.client, a.dc) {
-			s.dropAccessLocked(a)
-			s.revokeAccessByBreakLocked(a)
+			s.revokeAccessLocked(a)
 			x.reply(http.StatusOK, map[string]string{"status": "success"})
 			return
 		}

@@ -13,7 +13,9 @@ import (
 type tokenResponse struct {
 	AccessToken  string `json:"access_token"`
 	RefreshToken string `json:"refresh_token,omitempty"`
-	// Scope is sent only with the token_answer_scope setting (settings.go).
+	// Scope is sent only with the token_answer_scope setting (settings.go),
+	// and in a client-credentials answer where the profile says
+	// (clientcreds.go).
 	Scope     string `json:"scope,omitempty"`
 	APIDomain string `json:"api_domain"`
 	TokenType string `json:"token_type"`
@@ -24,11 +26,7 @@ type tokenResponse struct {
 
 // token serves POST {AS}/oauth/v2/token.
 func (s *Server) token(x *exchange) {
-	if x.r.Method != http.MethodPost {
-		x.jsonError(http.StatusMethodNotAllowed, zoho.ErrInvalidRequest, "use POST for /oauth/v2/token")
-		return
-	}
-	if !x.parseParams() {
+	if !x.paramsOf("POST for /oauth/v2/token", http.MethodPost) {
 		return
 	}
 	mergeBasic(x) // credentials may come as HTTP Basic; parameters win
@@ -216,11 +214,7 @@ func (s *Server) refreshLocked(x *exchange, now time.Time) {
 // field). Revoking a refresh token revokes its access tokens; an unknown
 // token gets HTTP 400.
 func (s *Server) revoke(x *exchange) {
-	if x.r.Method != http.MethodPost {
-		x.jsonError(http.StatusMethodNotAllowed, zoho.ErrInvalidRequest, "use POST for /oauth/v2/token/revoke")
-		return
-	}
-	if !x.parseParams() {
+	if !x.paramsOf("POST for /oauth/v2/token/revoke", http.MethodPost) {
 		return
 	}
 	value := x.param("token")
@@ -232,8 +226,7 @@ func (s *Server) revoke(x *exchange) {
 		return
 	}
 	if a := s.access[value]; a != nil && a.dc == x.t.dc {
-		s.dropAccessLocked(a)
-		s.revokeAccessByBreakLocked(a)
+		s.revokeAccessLocked(a)
 		x.reply(http.StatusOK, map[string]string{"status": "success"})
 		return
 	}
@@ -243,6 +236,13 @@ func (s *Server) revoke(x *exchange) {
 	}
 	x.errStr = zoho.ErrInvalidToken
 	x.reply(http.StatusBadRequest, map[string]string{"status": "failure", "error": zoho.ErrInvalidToken})
+}
+
+// revokeAccessLocked revokes an access token at a revoke endpoint (and,
+// with DEV-REVOKE-ACCESS-KILLS-REFRESH, its refresh token too).
+func (s *Server) revokeAccessLocked(a *accessToken) {
+	s.dropAccessLocked(a)
+	s.revokeAccessByBreakLocked(a)
 }
 
 func (s *Server) dropAccessLocked(a *accessToken) {

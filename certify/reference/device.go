@@ -66,21 +66,28 @@ type deviceAnswer struct {
 // the device in again gets a refresh token again (ZA-RT).
 func startDevice(ctx context.Context, env certify.Env, accounts string) (deviceAnswer, error) {
 	q := url.Values{"grant_type": {"device_request"}, "client_id": {env.ClientID}, "scope": {env.Scope}, "access_type": {"offline"}, "prompt": {"consent"}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, accounts+zoho.DeviceCodePath+"?"+q.Encode(), nil)
-	if err != nil {
-		return deviceAnswer{}, err
+	a, err := postQuery[deviceAnswer](ctx, env.HTTPClient, accounts+zoho.DeviceCodePath, q)
+	if err == nil && (a.Error != "" || a.DeviceCode == "") {
+		err = fmt.Errorf("no device code: %s", orMissing(a.Error))
 	}
-	resp, err := env.HTTPClient.Do(req)
+	return a, err
+}
+
+// postQuery posts to u with q in the query string, as the device endpoints
+// take it, and reads the JSON answer.
+func postQuery[T any](ctx context.Context, hc *http.Client, u string, q url.Values) (T, error) {
+	var a T
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u+"?"+q.Encode(), nil)
 	if err != nil {
-		return deviceAnswer{}, err
+		return a, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return a, err
 	}
 	defer resp.Body.Close()
-	var a deviceAnswer
 	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
 		return a, fmt.Errorf("HTTP %d with an unreadable answer: %w", resp.StatusCode, err)
-	}
-	if a.Error != "" || a.DeviceCode == "" {
-		return a, fmt.Errorf("no device code: %s", orMissing(a.Error))
 	}
 	return a, nil
 }
@@ -101,20 +108,7 @@ type pollAnswer struct {
 // pollDevice sends one polling request (the device code as code).
 func pollDevice(ctx context.Context, env certify.Env, accounts, code string) (pollAnswer, error) {
 	q := url.Values{"client_id": {env.ClientID}, "client_secret": {env.ClientSecret}, "grant_type": {"device_token"}, "code": {code}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, accounts+zoho.DeviceTokenPath+"?"+q.Encode(), nil)
-	if err != nil {
-		return pollAnswer{}, err
-	}
-	resp, err := env.HTTPClient.Do(req)
-	if err != nil {
-		return pollAnswer{}, err
-	}
-	defer resp.Body.Close()
-	var a pollAnswer
-	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
-		return a, fmt.Errorf("HTTP %d with an unreadable answer: %w", resp.StatusCode, err)
-	}
-	return a, nil
+	return postQuery[pollAnswer](ctx, env.HTTPClient, accounts+zoho.DeviceTokenPath, q)
 }
 
 // accountsOf is the Accounts server of a DC's location, as base (the
