@@ -118,11 +118,7 @@ fake: ## serve the fake on $(ADDR) (override: make fake ADDR=127.0.0.1:9000 SEED
 	$(GO) run ./cmd/zconform fake -addr $(ADDR) $(if $(SEED),-seed $(SEED))
 
 fuzz: ## run each fuzz target for FUZZTIME (default 10s; make fuzz FUZZTIME=5m for a long run); failing inputs land in the package's testdata/fuzz
-	@fail=0; for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; name=$${t#*:}; \
-		echo "== $$name (./$$pkg, $(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./$$pkg || fail=1; \
-	done; exit $$fail
+	@GO="$(GO)" FUZZTIME="$(FUZZTIME)" FUZZMINIMIZETIME="$(FUZZMINIMIZETIME)" scripts/fuzz/run $(FUZZ_TARGETS)
 
 bench: ## benchmarks of the fake (exchange, refresh, bare-handler ceiling, memory per token)
 	$(GO) test -run '^$$' -bench . -benchmem ./fakeserver/
